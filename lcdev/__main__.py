@@ -1,0 +1,5 @@
+"""``python -m lcdev`` runs the CLI."""
+
+from lcdev.cli.main import run
+
+run()

@@ -1,0 +1,110 @@
+"""``lcdev up``: start the workspace's stack under its supervisor."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from lcdev.cli import output
+from lcdev.cli.common import EXIT_FAILED, WorkspaceOption, abort, resolve_root
+from lcdev.core.events import LogLineEmitted, StackFailed, StackReady, StackStopped
+from lcdev.core.layout import WorkspaceLayout
+from lcdev.supervisor.client import SupervisorClient, connect
+from lcdev.supervisor.records import read_supervisor_record, wait_for_exit
+
+__all__ = ["up"]
+
+
+def up(
+    detach: Annotated[bool, typer.Option("--detach", "-d",
+                      help="Return once everything is healthy; the stack keeps running.")] = False,
+    backend: Annotated[str, typer.Option(
+        help="auto (Docker when an engine answers, else native), native or docker.")] = "auto",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Start PostgreSQL, Kafka and the gateway for the workspace, watched by a supervisor.
+
+    In the foreground it shows progress, then streams every component's logs until Ctrl-C,
+    which stops everything. With -d it returns as soon as the stack is healthy.
+    """
+    from lcdev.backends.base import BackendError
+    from lcdev.backends.selection import choose_backend
+    from lcdev.definitions import load_workspace
+    from lcdev.supervisor.launcher import SupervisorStartFailed, start_supervisor
+
+    root = resolve_root(workspace)
+    loaded = load_workspace(root)
+    errors = [p for p in loaded.problems if p.is_error]
+    output.print_problems(p.relative_to(root) for p in loaded.problems)
+    if errors:
+        abort(f"{len(errors)} problem(s) in the definitions; nothing was started",
+              "fix them (`lcdev validate` lists them again)")
+    layout = WorkspaceLayout(root)
+    running = connect(layout)
+    if running is not None:
+        output.info("[bold]already running[/] — nothing to do")
+        output.print_status(running.status())
+        return
+    try:
+        choice = choose_backend(backend)
+    except BackendError as exc:
+        abort(str(exc), exc.hint)
+    name = loaded.workspace.name if loaded.workspace else root.name
+    output.info(f"[bold]{name}[/]: starting on the {choice.name} backend ({choice.reason})")
+    try:
+        client = start_supervisor(root, choice.name)
+    except SupervisorStartFailed as exc:
+        abort(f"the supervisor could not start:\n{exc}",
+              f"its log is {layout.supervisor_log}")
+    if not _follow_start(client):
+        record = read_supervisor_record(layout)
+        if record is not None:
+            wait_for_exit(record.pid, timeout=30)  # it is stopping what it started
+        raise typer.Exit(EXIT_FAILED)
+    if detach:
+        output.info("running in the background; `lcdev status`, `lcdev logs -f`, `lcdev down`")
+        return
+    _stream_until_interrupted(client)
+    record = read_supervisor_record(layout)
+    if record is not None:
+        wait_for_exit(record.pid, timeout=30)
+
+
+def _follow_start(client: SupervisorClient) -> bool:
+    for event in client.events(logs=False, follow=True):
+        output.print_event(event)
+        if isinstance(event, StackReady):
+            return True
+        if isinstance(event, StackFailed):
+            return False
+    output.fail("the supervisor stopped before the stack was ready",
+                "see .lcdev/logs/supervisor.log")
+    return False
+
+
+def _stream_until_interrupted(client: SupervisorClient) -> None:
+    output.info("[dim]streaming logs — Ctrl-C stops everything[/]")
+    started = time.time()
+    try:
+        for event in client.events(logs=True, follow=True):
+            if event.at < started:
+                continue
+            if isinstance(event, LogLineEmitted):
+                output.print_log_line(event)
+            else:
+                output.print_event(event)
+            if isinstance(event, StackStopped):
+                return
+        output.fail("the supervisor went away", "see .lcdev/logs/supervisor.log")
+        raise typer.Exit(EXIT_FAILED)
+    except KeyboardInterrupt:
+        output.info("")
+        stopping = time.time()
+        client.shutdown()
+        for event in client.events(logs=False, follow=True):
+            if event.at >= stopping:
+                output.print_event(event)
+            if isinstance(event, StackStopped):
+                break

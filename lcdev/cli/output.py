@@ -1,0 +1,151 @@
+"""All terminal output of the CLI: rich lives here and nowhere else in the CLI.
+
+Colours follow the terminal and respect ``NO_COLOR``; ``--json`` output goes through
+``print_json`` so scripts get plain, stable JSON on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from lcdev.core.events import (
+    ComponentCrashed,
+    ComponentFailed,
+    ComponentReady,
+    ComponentRestarting,
+    ComponentStarting,
+    ComponentStopped,
+    Event,
+    LogLineEmitted,
+    StackFailed,
+    StackReady,
+    StackStopped,
+    StackStopping,
+)
+
+__all__ = [
+    "console",
+    "err",
+    "fail",
+    "info",
+    "print_event",
+    "print_json",
+    "print_log_line",
+    "print_problems",
+    "print_status",
+    "success",
+]
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+_SOURCE_STYLES = ["cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta"]
+_STATE_STYLES = {
+    "healthy": "green", "starting": "yellow", "restarting": "yellow", "pending": "dim",
+    "crashed": "red", "failed": "bold red", "stopping": "yellow", "stopped": "dim",
+    "defined": "dim",
+}
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def info(message: str) -> None:
+    err.print(message)
+
+
+def success(message: str) -> None:
+    err.print(f"[green]✓[/] {message}")
+
+
+def fail(message: str, hint: str = "") -> None:
+    err.print(f"[bold red]error:[/] {escape(message)}")
+    if hint:
+        err.print(f"[dim]hint:[/] {escape(hint)}")
+
+
+def print_problems(problems: Iterable[Any]) -> None:
+    for problem in problems:
+        style = "yellow" if getattr(problem, "severity", "error") == "warning" else "red"
+        err.print(f"[{style}]{escape(str(problem))}[/]")
+
+
+def _source_style(source: str) -> str:
+    return _SOURCE_STYLES[sum(source.encode()) % len(_SOURCE_STYLES)]
+
+
+def print_log_line(event: LogLineEmitted, width: int = 10) -> None:
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+    style = _source_style(event.source)
+    console.print(
+        f"[dim]{stamp}[/] [{style}]{event.source:<{width}}[/] {escape(event.text)}",
+        soft_wrap=True,
+    )
+
+
+def print_event(event: Event) -> None:
+    """One human line per life-cycle event (logs go through ``print_log_line``)."""
+    if isinstance(event, ComponentStarting):
+        again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+        info(f"[yellow]•[/] starting {event.name} on port {event.port}{again}")
+    elif isinstance(event, ComponentReady):
+        success(f"{event.name} ready in {event.seconds * 1000:.0f} ms — {event.url}")
+    elif isinstance(event, ComponentFailed):
+        fail(f"{event.reason}", event.hint)
+        for line in event.last_lines[-15:]:
+            err.print(f"  [dim]│[/] {escape(line)}")
+    elif isinstance(event, ComponentCrashed):
+        err.print(f"[bold red]✗[/] {event.name} crashed (exit {event.exit_code}); "
+                  f"restarting in {event.restart_in:.2f}s")
+        for line in event.last_lines[-5:]:
+            err.print(f"  [dim]│[/] {escape(line)}")
+    elif isinstance(event, ComponentRestarting):
+        info(f"[yellow]↻[/] restarting {event.name} (crash #{event.attempt})")
+    elif isinstance(event, ComponentStopped):
+        info(f"[dim]■ {event.name} stopped[/]")
+    elif isinstance(event, StackReady):
+        success(f"stack ready in {event.seconds:.2f}s — gateway {event.gateway_url}")
+    elif isinstance(event, StackFailed):
+        fail(event.reason)
+    elif isinstance(event, StackStopping):
+        info("stopping everything" + (" and removing data" if event.remove_data else ""))
+    elif isinstance(event, StackStopped):
+        success("stopped" + (", data removed" if event.removed_data else ""))
+
+
+def print_status(status: dict[str, Any]) -> None:
+    console.print(
+        f"[bold]{escape(status.get('workspace', '?'))}[/] — {status.get('phase')} on the "
+        f"{status.get('backend')} backend (supervisor pid {status.get('pid')})"
+    )
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("COMPONENT", "STATE", "PROCESS", "PORT", "RESTARTS", "URL"):
+        table.add_column(column)
+    for item in status.get("components", []):
+        state = item["state"]
+        table.add_row(
+            item["name"], f"[{_STATE_STYLES.get(state, '')}]{state}[/]", item.get("ident") or "-",
+            str(item["port"]), str(item["restarts"]), escape(item["url"]),
+        )
+    console.print(table)
+    services = status.get("services", [])
+    if services:
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for column in ("SERVICE", "KIND", "ROUTE", "STATE"):
+            table.add_column(column)
+        for item in services:
+            state = item["state"]
+            table.add_row(item["name"], item["kind"], item["route"],
+                          f"[{_STATE_STYLES.get(state, '')}]{state}[/]")
+        console.print(table)
+    if status.get("gateway_url"):
+        console.print(f"gateway: [bold]{status['gateway_url']}[/]")

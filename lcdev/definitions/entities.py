@@ -1,0 +1,137 @@
+"""Entities: typed records a low-code service owns, with indexes, relations and CRUD exposure.
+
+Every entity gets an implicit ``id`` (uuid primary key) and, unless ``timestamps: false``,
+``created_at`` and ``updated_at``. Relations are fields of type ``ref`` to another entity of the
+same service.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import Field, model_validator
+
+from lcdev.definitions.common import DefinitionModel, FieldName, ShortForm
+from lcdev.definitions.fields import FieldMap
+from lcdev.definitions.issues import Issues
+from lcdev.definitions.problems import did_you_mean
+
+__all__ = [
+    "CRUD_OPERATIONS",
+    "CrudOperation",
+    "EntityDefinition",
+    "IndexDefinition",
+    "plural_path",
+]
+
+CrudOperation = Literal["list", "get", "create", "update", "delete"]
+CRUD_OPERATIONS: tuple[CrudOperation, ...] = get_args(CrudOperation)
+IMPLICIT_FIELDS = ("id", "created_at", "updated_at")
+
+
+def _expand_crud(value: Any) -> Any:
+    if value == "all":
+        return list(CRUD_OPERATIONS)
+    if value == "none":
+        return []
+    if isinstance(value, str):
+        raise ValueError(
+            f"expected 'all', 'none' or a list of {', '.join(CRUD_OPERATIONS)}, found '{value}'"
+            + did_you_mean(value, ["all", "none", *CRUD_OPERATIONS])
+        )
+    return value
+
+
+CrudSpec = Annotated[
+    tuple[CrudOperation, ...],
+    ShortForm(
+        _expand_crud,
+        {"type": "string", "enum": ["all", "none"], "description": "All or none of the ops."},
+    ),
+]
+
+
+def _expand_index(value: Any) -> Any:
+    return {"fields": value} if isinstance(value, list) else value
+
+
+class IndexDefinition(DefinitionModel):
+    """A database index over one or more fields; a plain list of field names is the short form."""
+
+    fields: list[FieldName] = Field(min_length=1, description="Fields indexed, in order.")
+    unique: bool = Field(False, description="No two rows may share these values.")
+    name: str | None = Field(None, description="Index name; derived from the fields if omitted.")
+
+
+IndexSpec = Annotated[
+    IndexDefinition,
+    ShortForm(
+        _expand_index,
+        {"type": "array", "items": {"type": "string"}, "description": "Fields of the index."},
+    ),
+]
+
+
+def plural_path(entity: str) -> str:
+    """``OrderLine`` -> ``order-lines``: the default collection path segment of an entity."""
+    words = re.sub(r"(?<!^)(?=[A-Z])", "-", entity).lower()
+    if words.endswith("y") and not words.endswith(("ay", "ey", "oy", "uy")):
+        return words[:-1] + "ies"
+    if words.endswith(("s", "x", "ch", "sh")):
+        return words + "es"
+    return words + "s"
+
+
+class EntityDefinition(DefinitionModel):
+    """A record type stored in the service's own Postgres schema and exposed over REST."""
+
+    description: str | None = Field(None, description="What the entity is (shown in OpenAPI).")
+    fields: FieldMap = Field(
+        default_factory=dict, description="Field name -> type (short form) or field mapping."
+    )
+    indexes: list[IndexSpec] = Field(
+        default_factory=list, description="Extra indexes: [a, b] or {fields: [a, b], unique: true}."
+    )
+    timestamps: bool = Field(True, description="Add created_at and updated_at automatically.")
+    crud: CrudSpec = Field(
+        CRUD_OPERATIONS,
+        description="REST operations generated: all, none, or a list of list, get, create,"
+        " update, delete.",
+    )
+    path: str | None = Field(
+        None,
+        description="Collection path below the service route ('/' = the route itself);"
+        " default: the plural in kebab case (/order-lines), or '/' when that plural is the"
+        " route's last segment.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EntityDefinition:
+        issues = Issues()
+        reserved = IMPLICIT_FIELDS if self.timestamps else IMPLICIT_FIELDS[:1]
+        for name in self.fields:
+            if name in reserved:
+                message = (
+                    "this name is reserved (every entity gets it automatically)" if name == "id"
+                    else "this name is reserved (added automatically unless timestamps: false)"
+                )
+                issues.add(message, "fields", name)
+        for i, index in enumerate(self.indexes):
+            for j, name in enumerate(index.fields):
+                if name not in self.fields and name not in reserved:
+                    issues.add(
+                        f"unknown field '{name}'" + did_you_mean(name, self.fields),
+                        "indexes", i, "fields", j,
+                    )
+        if len(set(self.crud)) != len(self.crud):
+            issues.add("crud lists an operation twice", "crud")
+        if self.path is not None and not self.path.startswith("/"):
+            issues.add(f"path must start with '/', found '{self.path}'", "path")
+        issues.raise_if_any()
+        return self
+
+    def all_field_names(self) -> list[str]:
+        """Declared fields plus the implicit ones."""
+        implicit = IMPLICIT_FIELDS if self.timestamps else IMPLICIT_FIELDS[:1]
+        return [*implicit, *self.fields]

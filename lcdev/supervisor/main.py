@@ -1,0 +1,171 @@
+"""The supervisor process: ``python -m lcdev.supervisor --workspace DIR``.
+
+One per workspace (guarded by a lock). It loads the definitions, plans the stack, serves the
+control API, starts everything, and stays until ``down``, SIGTERM or SIGINT, then stops every
+process, frees every port and removes its run files. Exit codes: 0 stopped cleanly, 1 start-up
+failed, 2 invalid definitions, 3 another supervisor already runs this workspace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from lcdev.backends.base import BackendError, StackBackend
+from lcdev.backends.native.backend import NativeBackend
+from lcdev.core.events import StackFailed
+from lcdev.core.layout import WorkspaceLayout
+from lcdev.definitions import load_workspace
+from lcdev.supervisor.control import build_control_app
+from lcdev.supervisor.records import (
+    SupervisorLock,
+    SupervisorRecord,
+    kill_recorded_children,
+    write_supervisor_record,
+)
+from lcdev.supervisor.resolve import load_stack, plan_stack, write_gateway_config
+from lcdev.supervisor.supervisor import Supervisor
+
+__all__ = ["main", "run_supervisor"]
+
+EXIT_OK, EXIT_START_FAILED, EXIT_INVALID, EXIT_ALREADY_RUNNING = 0, 1, 2, 3
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the supervisor decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Any:
+        yield
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(f"[lcdev supervisor] {message}\n")
+    sys.stderr.flush()
+
+
+def make_backend(name: str) -> StackBackend:
+    if name == "native":
+        return NativeBackend()
+    raise BackendError(
+        f"backend '{name}' is not available in this version of lcdev",
+        hint="use --backend native (the default when no Docker engine answers)",
+    )
+
+
+async def run_supervisor(root: Path, backend_name: str) -> int:
+    layout = WorkspaceLayout(root)
+    lock = SupervisorLock(layout)
+    if not lock.acquire():
+        _say(f"another supervisor already runs the workspace at {root}")
+        return EXIT_ALREADY_RUNNING
+    try:
+        return await _run_locked(layout, backend_name)
+    finally:
+        lock.release()
+
+
+async def _run_locked(layout: WorkspaceLayout, backend_name: str) -> int:
+    killed = kill_recorded_children(layout)
+    if killed:
+        _say(f"stopped {len(killed)} process(es) left by a previous supervisor: {killed}")
+    loaded = load_workspace(layout.root)
+    errors = [p for p in loaded.problems if p.is_error]
+    if errors or loaded.workspace is None:
+        for problem in errors:
+            _say(str(problem))
+        return EXIT_INVALID
+    workspace = loaded.workspace
+    stack, problems = load_stack(layout.root, workspace.stack)
+    if stack is None:
+        for problem in problems:
+            _say(str(problem))
+        return EXIT_INVALID
+    try:
+        backend = make_backend(backend_name)
+        plan = plan_stack(loaded, stack, layout)
+    except BackendError as exc:
+        _say(f"{exc}" + (f" — {exc.hint}" if exc.hint else ""))
+        return EXIT_START_FAILED
+    write_gateway_config(plan, workspace.name)
+    supervisor = Supervisor(layout, backend, plan)
+    services = [
+        {"name": s.name, "kind": s.kind, "route": s.route, "state": "defined"}
+        for s in loaded.services.values()
+    ]
+    stop_requested = asyncio.Event()
+    remove_data = False
+
+    def request_shutdown(wipe: bool) -> None:
+        nonlocal remove_data
+        remove_data = remove_data or wipe
+        stop_requested.set()
+
+    def extra() -> dict[str, Any]:
+        return {"workspace": workspace.name, "root": str(layout.root), "services": services}
+
+    app = build_control_app(supervisor, extra, request_shutdown)
+    socket_path = layout.socket_path
+    socket_path.unlink(missing_ok=True)
+    layout.run_dir.mkdir(parents=True, exist_ok=True)
+    config = uvicorn.Config(app, uds=str(socket_path), log_level="warning", lifespan="off")
+    server = _QuietServer(config)
+    server_task = asyncio.create_task(server.serve())
+    while not server.started:
+        if server_task.done():
+            _say(f"the control API could not listen on {socket_path}")
+            return EXIT_START_FAILED
+        await asyncio.sleep(0.005)
+    os.chmod(socket_path, 0o600)
+    record = SupervisorRecord(os.getpid(), str(socket_path), backend.name, time.time(),
+                              str(layout.root))
+    write_supervisor_record(layout, record)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(sig, request_shutdown, False)
+
+    code = EXIT_OK
+    try:
+        start = asyncio.create_task(supervisor.start_all())
+        stop_wait = asyncio.create_task(stop_requested.wait())
+        done, _ = await asyncio.wait({start, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        if start in done and not start.result():
+            code = EXIT_START_FAILED
+        else:
+            await stop_requested.wait()
+            if not start.done():
+                start.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await start
+                supervisor.emit(StackFailed(reason="start-up interrupted"))
+            await supervisor.stop_all(remove_data=remove_data)
+        stop_wait.cancel()
+    finally:
+        await asyncio.sleep(0.05)  # let streaming clients read the last events
+        supervisor.bus.close()
+        server.should_exit = True
+        server.force_exit = True  # clients have their last events; do not wait on them
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(server_task, timeout=2)
+        layout.supervisor_file.unlink(missing_ok=True)
+        socket_path.unlink(missing_ok=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lcdev-supervisor", description=__doc__)
+    parser.add_argument("--workspace", type=Path, required=True)
+    parser.add_argument("--backend", default="native")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="[lcdev supervisor] %(message)s")
+    return asyncio.run(run_supervisor(args.workspace.resolve(), args.backend))

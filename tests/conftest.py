@@ -1,0 +1,62 @@
+"""Shared fixtures: workspaces in world-traversable temp folders, and running the real CLI.
+
+PostgreSQL runs as an unprivileged user when the tests run as root, so workspaces live in
+folders that user can enter (pytest's own tmp_path is private to root).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_lcdev(*args: str, cwd: Path | None = None, timeout: float = 90,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``lcdev`` as a user would (a real process), with colours off."""
+    return subprocess.run(
+        [sys.executable, "-m", "lcdev", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})},
+    )
+
+
+def status_json(root: Path) -> dict[str, Any]:
+    result = run_lcdev("status", "--json", "-w", str(root))
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A temp folder any user can enter."""
+    path = Path(tempfile.mkdtemp(prefix="lcdev-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def make_workspace(parent: Path, template: str = "shop", name: str = "shop") -> Path:
+    root = parent / name
+    result = run_lcdev("init", str(root), "--template", template, "--gateway-port", "0",
+                       "--postgres-port", "0", "--kafka-port", "0")
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+@pytest.fixture
+def shop(open_tmp: Path) -> Iterator[Path]:
+    """A shop workspace on free ports; whatever a test leaves running is stopped after it."""
+    root = make_workspace(open_tmp)
+    yield root
+    run_lcdev("down", "-w", str(root))
