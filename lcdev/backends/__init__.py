@@ -1,1 +1,1 @@
-"""lcdev."""
+"""Stack backends: how components run (native processes; later containers)."""

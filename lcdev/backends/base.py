@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from lcdev.backends.errors import BackendError
 from lcdev.definitions.stack import ComponentDefinition
 
 __all__ = [
@@ -26,14 +27,6 @@ __all__ = [
 
 LineSink = Callable[[str, str], None]
 """Receives ``(stream, text)`` for every line a component writes (stream: stdout/stderr)."""
-
-
-class BackendError(RuntimeError):
-    """A component could not be prepared or launched; ``hint`` says what the user can do."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 @dataclass(frozen=True)

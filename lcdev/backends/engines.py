@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import httpx
+from lcdev.backends.unix_http import UnixHTTPConnection
 
 __all__ = ["EngineInfo", "candidate_sockets", "find_docker_engine"]
 
@@ -38,21 +40,24 @@ def candidate_sockets() -> list[tuple[str, str]]:
 
 
 def _ping(address: str) -> bool:
-    try:
-        if address.startswith("unix://"):
-            path = address.removeprefix("unix://")
-            if not Path(path).exists():
-                return False
-            transport = httpx.HTTPTransport(uds=path)
-            with httpx.Client(transport=transport, timeout=0.5) as client:
-                return client.get("http://engine/_ping").status_code == 200
-        if address.startswith("tcp://"):
-            url = "http://" + address.removeprefix("tcp://")
-            with httpx.Client(timeout=0.5) as client:
-                return client.get(f"{url}/_ping").status_code == 200
-    except (httpx.HTTPError, OSError):
+    conn: http.client.HTTPConnection
+    if address.startswith("unix://"):
+        path = address.removeprefix("unix://")
+        if not Path(path).exists():
+            return False
+        conn = UnixHTTPConnection(path, timeout=0.5)
+    elif address.startswith("tcp://"):
+        parts = urlsplit(address)
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 2375, timeout=0.5)
+    else:
         return False
-    return False
+    try:
+        conn.request("GET", "/_ping")
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
 
 
 def find_docker_engine() -> EngineInfo | None:

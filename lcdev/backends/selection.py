@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lcdev.backends.base import BackendError
 from lcdev.backends.engines import candidate_sockets, find_docker_engine
+from lcdev.backends.errors import BackendError
 
 __all__ = ["BackendChoice", "choose_backend"]
 

@@ -1,1 +1,1 @@
-"""lcdev."""
+"""The lcdev command-line interface."""

@@ -75,8 +75,9 @@ def fail(message: str, hint: str = "") -> None:
 
 def print_problems(problems: Iterable[Any]) -> None:
     for problem in problems:
-        style = "yellow" if getattr(problem, "severity", "error") == "warning" else "red"
-        err.print(f"[{style}]{escape(str(problem))}[/]")
+        warning = getattr(problem, "severity", "") == "warning" or ": warning: " in str(problem)
+        style = "yellow" if warning else "red"
+        err.print(f"[{style}]{escape(str(problem))}[/]", soft_wrap=True)  # one line: greppable
 
 
 def _source_style(source: str) -> str:

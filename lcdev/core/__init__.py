@@ -1,1 +1,1 @@
-"""lcdev."""
+"""Pure logic shared by all layers: events, planning, states, workspace paths."""

@@ -1,1 +1,1 @@
-"""lcdev."""
+"""The workspace gateway: one HTTP entry point routing to every service."""

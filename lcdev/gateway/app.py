@@ -12,7 +12,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -34,7 +33,14 @@ def problem(status: int, title: str, detail: str, request_id: str, **extra: Any)
 
 def build_gateway_app(config: Path) -> Starlette:
     table = RouteTable.from_file(config)
-    client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0))
+    clients: list[Any] = []  # one httpx client, made on the first proxied request
+
+    def client() -> Any:
+        if not clients:
+            import httpx  # deferred: the gateway is ready sooner, and most checks never proxy
+
+            clients.append(httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0)))
+        return clients[0]
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok", "routes": len(table.routes)})
@@ -55,8 +61,10 @@ def build_gateway_app(config: Path) -> Starlette:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
         headers["x-request-id"] = request_id
         url = route.upstream.rstrip("/") + request.url.path
+        import httpx
+
         try:
-            upstream = await client.request(request.method, url, headers=headers,
+            upstream = await client().request(request.method, url, headers=headers,
                                             params=request.query_params,
                                             content=await request.body())
         except httpx.TimeoutException:

@@ -1,1 +1,1 @@
-"""lcdev."""
+"""Workspace templates and editor schema files."""

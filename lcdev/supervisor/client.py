@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
+from lcdev.backends.unix_http import UnixHTTPConnection
 from lcdev.core.events import Event, event_from_dict
 from lcdev.core.layout import WorkspaceLayout
 from lcdev.supervisor.records import read_supervisor_record
@@ -22,18 +22,6 @@ __all__ = ["SupervisorClient", "SupervisorUnavailable", "connect"]
 
 class SupervisorUnavailable(RuntimeError):
     """No supervisor answers for this workspace, or it refused the request."""
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None) -> None:
-        super().__init__("lcdev", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
 
 
 class SupervisorClient:
@@ -47,9 +35,9 @@ class SupervisorClient:
         """Nothing is pooled; kept so callers can treat the client as a resource."""
 
     def _open(self, method: str, path: str, params: dict[str, str] | None,
-              timeout: float | None) -> tuple[_UnixConnection, http.client.HTTPResponse]:
+              timeout: float | None) -> tuple[UnixHTTPConnection, http.client.HTTPResponse]:
         url = path + (f"?{urlencode(params)}" if params else "")
-        conn = _UnixConnection(self.socket_path, timeout)
+        conn = UnixHTTPConnection(self.socket_path, timeout)
         try:
             conn.request(method, url)
             response = conn.getresponse()

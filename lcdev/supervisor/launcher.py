@@ -14,7 +14,13 @@ from lcdev.core.layout import WorkspaceLayout
 from lcdev.supervisor.client import SupervisorClient, connect
 from lcdev.supervisor.records import kill_recorded_children
 
-__all__ = ["SupervisorStartFailed", "cleanup_offline", "start_supervisor"]
+__all__ = [
+    "SupervisorStartFailed",
+    "cleanup_offline",
+    "spawn_supervisor",
+    "start_supervisor",
+    "wait_for_control",
+]
 
 
 class SupervisorStartFailed(RuntimeError):
@@ -27,6 +33,11 @@ class SupervisorStartFailed(RuntimeError):
 
 def start_supervisor(root: Path, backend: str, timeout: float = 30.0) -> SupervisorClient:
     """Spawn ``python -m lcdev.supervisor`` detached from this terminal; return a client."""
+    return wait_for_control(root, spawn_supervisor(root, backend), timeout)
+
+
+def spawn_supervisor(root: Path, backend: str) -> subprocess.Popen[bytes]:
+    """Start the supervisor in its own session (a terminal's Ctrl-C does not reach it)."""
     layout = WorkspaceLayout(root)
     layout.logs_dir.mkdir(parents=True, exist_ok=True)
     layout.run_dir.mkdir(parents=True, exist_ok=True)
@@ -40,6 +51,13 @@ def start_supervisor(root: Path, backend: str, timeout: float = 30.0) -> Supervi
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     log.close()
+    return process
+
+
+def wait_for_control(root: Path, process: subprocess.Popen[bytes], timeout: float = 30.0
+                     ) -> SupervisorClient:
+    """Wait until the spawned supervisor's control API answers."""
+    layout = WorkspaceLayout(root)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         code = process.poll()

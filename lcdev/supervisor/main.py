@@ -19,14 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from lcdev.backends.base import BackendError, StackBackend
 from lcdev.backends.native.backend import NativeBackend
-from lcdev.core.events import StackFailed
+from lcdev.core.events import ComponentFailed, StackFailed
 from lcdev.core.layout import WorkspaceLayout
 from lcdev.definitions import load_workspace
-from lcdev.supervisor.control import build_control_app
+from lcdev.scaffolding.editor_schemas import write_editor_schemas
 from lcdev.supervisor.records import (
     SupervisorLock,
     SupervisorRecord,
@@ -41,12 +39,23 @@ __all__ = ["main", "run_supervisor"]
 EXIT_OK, EXIT_START_FAILED, EXIT_INVALID, EXIT_ALREADY_RUNNING = 0, 1, 2, 3
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the supervisor decides when to stop."""
+def _control_server(supervisor: Supervisor, extra: Any, shutdown: Any, socket_path: Path) -> Any:
+    """Build the control API server. Imported late (in a thread), so the components are
+    already booting while starlette and uvicorn load."""
+    import uvicorn
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Any:
-        yield
+    from lcdev.supervisor.control import build_control_app
+
+    class QuietServer(uvicorn.Server):
+        """uvicorn without its own signal handling: the supervisor decides when to stop."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            yield
+
+    app = build_control_app(supervisor, extra, shutdown)
+    config = uvicorn.Config(app, uds=str(socket_path), log_level="warning", lifespan="off")
+    return QuietServer(config)
 
 
 def _say(message: str) -> None:
@@ -82,8 +91,8 @@ async def _run_locked(layout: WorkspaceLayout, backend_name: str) -> int:
     loaded = load_workspace(layout.root)
     errors = [p for p in loaded.problems if p.is_error]
     if errors or loaded.workspace is None:
-        for problem in errors:
-            _say(str(problem))
+        for problem in loaded.problems:
+            sys.stderr.write(f"{problem.relative_to(layout.root)}\n")
         return EXIT_INVALID
     workspace = loaded.workspace
     stack, problems = load_stack(layout.root, workspace.stack)
@@ -98,6 +107,7 @@ async def _run_locked(layout: WorkspaceLayout, backend_name: str) -> int:
         _say(f"{exc}" + (f" — {exc.hint}" if exc.hint else ""))
         return EXIT_START_FAILED
     write_gateway_config(plan, workspace.name)
+    write_editor_schemas(layout.root)
     supervisor = Supervisor(layout, backend, plan)
     services = [
         {"name": s.name, "kind": s.kind, "route": s.route, "state": "defined"}
@@ -114,12 +124,13 @@ async def _run_locked(layout: WorkspaceLayout, backend_name: str) -> int:
     def extra() -> dict[str, Any]:
         return {"workspace": workspace.name, "root": str(layout.root), "services": services}
 
-    app = build_control_app(supervisor, extra, request_shutdown)
+    start = asyncio.create_task(supervisor.start_all())
     socket_path = layout.socket_path
     socket_path.unlink(missing_ok=True)
     layout.run_dir.mkdir(parents=True, exist_ok=True)
-    config = uvicorn.Config(app, uds=str(socket_path), log_level="warning", lifespan="off")
-    server = _QuietServer(config)
+    server = await asyncio.to_thread(
+        _control_server, supervisor, extra, request_shutdown, socket_path
+    )
     server_task = asyncio.create_task(server.serve())
     while not server.started:
         if server_task.done():
@@ -136,11 +147,11 @@ async def _run_locked(layout: WorkspaceLayout, backend_name: str) -> int:
 
     code = EXIT_OK
     try:
-        start = asyncio.create_task(supervisor.start_all())
         stop_wait = asyncio.create_task(stop_requested.wait())
         done, _ = await asyncio.wait({start, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
         if start in done and not start.result():
             code = EXIT_START_FAILED
+            _report_failure(supervisor)
         else:
             await stop_requested.wait()
             if not start.done():
@@ -160,6 +171,15 @@ async def _run_locked(layout: WorkspaceLayout, backend_name: str) -> int:
         layout.supervisor_file.unlink(missing_ok=True)
         socket_path.unlink(missing_ok=True)
     return code
+
+
+def _report_failure(supervisor: Supervisor) -> None:
+    """Failures also go to the supervisor's log, for a client that attached too late."""
+    for event in supervisor.bus.history():
+        if isinstance(event, ComponentFailed):
+            _say(f"{event.reason}" + (f" — {event.hint}" if event.hint else ""))
+            for line in event.last_lines[-15:]:
+                sys.stderr.write(f"  | {line}\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -167,3 +167,21 @@ def test_status_json_has_connection_urls_and_services(shop: Path) -> None:
     assert "postgres" in human.stdout
     assert "healthy" in human.stdout
     assert json.loads(run_lcdev("doctor", "--json", "-w", str(shop)).stdout)["checks"]
+
+
+def test_postgres_from_the_pgserver_wheel_when_none_is_installed(shop: Path) -> None:
+    """A laptop without PostgreSQL gets the binaries bundled in the pgserver wheel."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pgserver")  # not imported: only its files are needed
+    assert spec is not None
+    assert spec.origin is not None
+    bundled = Path(spec.origin).parent / "pginstall" / "bin"
+    env = {"LCDEV_PG_BIN_DIR": str(bundled)}
+    doctor = run_lcdev("doctor", "-w", str(shop), env=env)
+    assert str(bundled) in doctor.stdout
+    result = run_lcdev("up", "-d", "-w", str(shop), env=env)
+    assert result.returncode == 0, result.stderr
+    url = _components(shop)["postgres"]["url"]
+    rows = asyncio.run(_sql(url, "SHOW server_version"))
+    assert rows[0]["server_version"].startswith("16")

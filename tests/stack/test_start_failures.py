@@ -85,7 +85,8 @@ def test_invalid_definitions_start_nothing(shop: Path) -> None:
     assert result.returncode == 1
     assert "services/orders/service.yaml:" in result.stderr
     assert "bogus_key" in result.stderr
-    assert not (shop / ".lcdev" / "run").exists()
+    assert not (shop / ".lcdev" / "data").exists()
+    _nothing_left(shop)
 
 
 def test_ctrl_c_in_the_foreground_stops_everything(shop: Path) -> None:

@@ -1,1 +1,1 @@
-"""lcdev."""
+"""The native backend: every component as a local process."""

@@ -30,6 +30,7 @@ def init(
                               ] = False,
 ) -> None:
     """Create a workspace: lcdev.yaml, services/ and a .gitignore for .lcdev/."""
+    from lcdev.scaffolding.editor_schemas import write_editor_schemas
     from lcdev.scaffolding.render import ScaffoldError, available_templates, render_workspace
 
     if list_templates:
@@ -47,6 +48,7 @@ def init(
         written = render_workspace(target, template, variables, force=force)
     except ScaffoldError as exc:
         abort(str(exc), code=EXIT_USAGE)
+    write_editor_schemas(target)
     output.success(f"created workspace '{workspace_name}' in {target} "
                    f"({len(written)} files, template {template})")
     output.info(f"next: cd {directory} && lcdev up")

@@ -16,6 +16,8 @@ from lcdev.supervisor.records import read_supervisor_record, wait_for_exit
 
 __all__ = ["up"]
 
+EXIT_INVALID_DEFINITIONS = 2  # lcdev.supervisor.main.EXIT_INVALID
+
 
 def up(
     detach: Annotated[bool, typer.Option("--detach", "-d",
@@ -29,18 +31,15 @@ def up(
     In the foreground it shows progress, then streams every component's logs until Ctrl-C,
     which stops everything. With -d it returns as soon as the stack is healthy.
     """
-    from lcdev.backends.base import BackendError
+    from lcdev.backends.errors import BackendError
     from lcdev.backends.selection import choose_backend
-    from lcdev.definitions import load_workspace
-    from lcdev.supervisor.launcher import SupervisorStartFailed, start_supervisor
+    from lcdev.supervisor.launcher import (
+        SupervisorStartFailed,
+        spawn_supervisor,
+        wait_for_control,
+    )
 
     root = resolve_root(workspace)
-    loaded = load_workspace(root)
-    errors = [p for p in loaded.problems if p.is_error]
-    output.print_problems(p.relative_to(root) for p in loaded.problems)
-    if errors:
-        abort(f"{len(errors)} problem(s) in the definitions; nothing was started",
-              "fix them (`lcdev validate` lists them again)")
     layout = WorkspaceLayout(root)
     running = connect(layout)
     if running is not None:
@@ -51,11 +50,17 @@ def up(
         choice = choose_backend(backend)
     except BackendError as exc:
         abort(str(exc), exc.hint)
-    name = loaded.workspace.name if loaded.workspace else root.name
-    output.info(f"[bold]{name}[/]: starting on the {choice.name} backend ({choice.reason})")
+    output.info(f"[bold]{root.name}[/]: starting on the {choice.name} backend ({choice.reason})")
+    # The supervisor validates the definitions first; with errors it starts nothing and exits
+    # with EXIT_INVALID_DEFINITIONS, and its report is what the user sees.
+    process = spawn_supervisor(root, choice.name)
     try:
-        client = start_supervisor(root, choice.name)
+        client = wait_for_control(root, process)
     except SupervisorStartFailed as exc:
+        if exc.exit_code == EXIT_INVALID_DEFINITIONS:
+            output.print_problems(str(exc).splitlines())
+            abort("the definitions have errors; nothing was started",
+                  "fix them (`lcdev validate` lists them again)")
         abort(f"the supervisor could not start:\n{exc}",
               f"its log is {layout.supervisor_log}")
     if not _follow_start(client):

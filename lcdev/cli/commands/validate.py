@@ -18,9 +18,11 @@ def validate(json_output: JsonOption = False, workspace: WorkspaceOption = None)
     Exit 1 when there is any error (warnings alone exit 0).
     """
     from lcdev.definitions import load_workspace
+    from lcdev.scaffolding.editor_schemas import write_editor_schemas
 
     root = resolve_root(workspace)
     loaded = load_workspace(root)
+    write_editor_schemas(root)
     problems = [p.relative_to(root) for p in loaded.problems]
     errors = [p for p in problems if p.is_error]
     if json_output:
