@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +60,32 @@ def shop(open_tmp: Path) -> Iterator[Path]:
     root = make_workspace(open_tmp)
     yield root
     run_lcdev("down", "-w", str(root))
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> Iterator[str]:
+    """A real PostgreSQL (``postgresql://lcdev@127.0.0.1:PORT/lcdev``) for the whole session.
+    Tests isolate themselves by using their own Postgres schema / service names."""
+    from tests.infra import running_component
+
+    with running_component("postgres") as (url, _restart):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A real tansu broker (``127.0.0.1:PORT``) for the whole session. Use unique topic names."""
+    from tests.infra import running_component
+
+    with running_component("kafka") as (url, _restart):
+        yield url.removeprefix("kafka://")
+
+
+@pytest.fixture
+def restartable_kafka() -> Iterator[tuple[str, Callable[[], None]]]:
+    """A broker of the test's own, with a ``restart()`` that loses everything (tansu keeps
+    data in memory), for broker-restart tests."""
+    from tests.infra import running_component
+
+    with running_component("kafka") as (url, restart):
+        yield url.removeprefix("kafka://"), restart

@@ -1,0 +1,1 @@
+"""HTTP API of a service: CRUD and custom endpoints, OpenAPI and AsyncAPI documents."""

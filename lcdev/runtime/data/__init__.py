@@ -1,0 +1,1 @@
+"""Data layer: tables from entities, migrations, repositories, list queries, bodies."""

@@ -1,0 +1,1 @@
+"""Events: transactional outbox, relay to Kafka, idempotent consumers, dead letters."""
