@@ -40,6 +40,11 @@ class ResolvedComponent:
     run_dir: Path
     env: dict[str, str] = field(default_factory=dict)
     host: str = "127.0.0.1"
+    args: list[str] = field(default_factory=list)
+    """Extra arguments (a low-code service's runtime options)."""
+    cwd: Path | None = None
+    kind: str = "infra"
+    """``infra`` for stack components, ``service`` for the workspace's services."""
 
 
 class ComponentHandle(abc.ABC):
@@ -70,6 +75,9 @@ class StackBackend(abc.ABC):
     """Starts and stops components. Implementations: ``NativeBackend`` (processes)."""
 
     name: ClassVar[str]
+
+    async def warm_up(self, components: list[ResolvedComponent]) -> None:  # noqa: B027
+        """Start shared, slow parts early (overlapping the rest of start-up); optional."""
 
     @abc.abstractmethod
     async def prepare(self, component: ResolvedComponent) -> None:

@@ -26,7 +26,7 @@ class ReadinessTimeout(TimeoutError):
     """The component never answered its probe; ``last_error`` is the probe's last failure."""
 
     def __init__(self, seconds: float, last_error: str) -> None:
-        super().__init__(f"not ready after {seconds:.0f}s (last probe: {last_error})")
+        super().__init__(f"not ready after {seconds:g}s (last probe: {last_error})")
         self.last_error = last_error
 
 

@@ -8,6 +8,7 @@ component's last output for post-mortems.
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,7 @@ class WorkspaceLayout:
     def socket_path(self) -> Path:
         """The control API's unix socket; moved to the temp dir when the path is too long."""
         candidate = self.run_dir / "control.sock"
-        if len(str(candidate)) <= _MAX_SOCKET_PATH:
+        if len(os.fsencode(candidate)) <= _MAX_SOCKET_PATH:  # sun_path counts bytes
             return candidate
         digest = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:16]
         return Path(tempfile.gettempdir()) / f"lcdev-{digest}.sock"

@@ -61,9 +61,10 @@ class Readiness(_Strict):
 class NativeRecipe(_Strict):
     """How to run the component as a native process (the embedded default)."""
 
-    driver: Literal["postgres", "tansu", "python", "command"] = Field(
+    driver: Literal["postgres", "tansu", "python", "command", "lowcode"] = Field(
         description="postgres and tansu locate their binaries; python runs `module` with "
-        "lcdev's interpreter; command runs `command`"
+        "lcdev's interpreter; command runs `command`; lowcode serves a service definition "
+        "with lcdev's runtime (used for services, not in stack files)"
     )
     module: str | None = Field(None, description="Python module for driver python")
     command: list[str] | None = Field(

@@ -55,24 +55,23 @@ def render_workspace(target: Path, template: str, variables: dict[str, object],
         raise ScaffoldError(f"{target} already holds a workspace (lcdev.yaml); use --force")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(source), autoescape=False,
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    written: list[Path] = []
+    plan: list[tuple[Path, Path]] = []  # (template file, destination)
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)
         if path.is_dir() or path.name in {"TEMPLATE.txt", ".gitkeep"}:
             continue
+        rendered = relative.with_suffix("") if path.suffix == ".jinja" else relative
+        plan.append((path, target / rendered))
+    # Check every destination before writing any, so a refusal leaves nothing behind.
+    clashes = [destination for _, destination in plan if destination.exists()]
+    if clashes and not force:
+        raise ScaffoldError(f"{clashes[0]} exists; use --force to overwrite")
+    for path, destination in plan:
+        destination.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".jinja":
-            destination = target / relative.with_suffix("")
-            content = env.get_template(relative.as_posix()).render(**variables)
-            if destination.exists() and not force:
-                raise ScaffoldError(f"{destination} exists; use --force to overwrite")
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            destination.write_text(content)
+            template_name = path.relative_to(source).as_posix()
+            destination.write_text(env.get_template(template_name).render(**variables))
         else:
-            destination = target / relative
-            if destination.exists() and not force:
-                raise ScaffoldError(f"{destination} exists; use --force to overwrite")
-            destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, destination)
-        written.append(destination)
     (target / "services").mkdir(parents=True, exist_ok=True)
-    return written
+    return [destination for _, destination in plan]

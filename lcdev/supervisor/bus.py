@@ -63,18 +63,24 @@ class EventBus:
         for subscriber in list(self._subscribers):
             subscriber.offer(None)
 
-    async def subscribe(
+    def subscribe(
         self, *, include_logs: bool, replay: list[Event] | None = None
     ) -> AsyncIterator[Event]:
-        """Yield ``replay`` first, then live events until the bus closes."""
+        """Yield ``replay`` first, then live events until the bus closes.
+
+        The subscriber is registered now, at the call, not at the first iteration: an event
+        published in between is queued for it, not lost."""
         subscriber = _Subscriber(include_logs, maxsize=10000)
         self._subscribers.add(subscriber)
+        if self._closed:
+            subscriber.offer(None)
+        return self._stream(subscriber, list(replay or []))
+
+    async def _stream(self, subscriber: _Subscriber, replay: list[Event]) -> AsyncIterator[Event]:
         try:
-            for event in replay or []:
+            for event in replay:
                 yield event
-            if self._closed:
-                return
-            while True:
+            while True:  # read to the end marker: what was queued before close still counts
                 item = await subscriber.queue.get()
                 if item is None:
                     return

@@ -63,6 +63,8 @@ class ComponentRuntime:
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     log_file: IO[str] | None = None
     watcher: asyncio.Task[None] | None = None
+    crash_streak: int = 0
+    up_since: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +128,7 @@ class Supervisor:
     async def start_all(self) -> bool:
         """Start every component; on any failure stop what started and return False."""
         self.layout.logs_dir.mkdir(parents=True, exist_ok=True)
+        warm_up = asyncio.create_task(self.backend.warm_up(self.plan.components))
         for wave in start_waves(self.plan.depends_on):
             results = await asyncio.gather(
                 *(self._start(self.runtimes[name], attempt=1) for name in wave),
@@ -149,7 +152,9 @@ class Supervisor:
                 self.phase = "failed"
                 self.emit(StackFailed(reason=f"could not start {names}"))
                 await self.stop_all(remove_data=False, announce=False)
+                warm_up.cancel()
                 return False
+        await warm_up
         self.phase = "ready"
         self.emit(
             StackReady(seconds=time.time() - self.started_at, gateway_url=self.gateway_url())
@@ -175,6 +180,7 @@ class Supervisor:
                 await self.backend.stop(component, runtime.handle, timeout=5)
             raise StartFailed(f"{component.name}: {exc}", getattr(exc, "hint", "")) from exc
         self._set(runtime, ComponentState.HEALTHY)
+        runtime.up_since = time.monotonic()
         runtime.last_error = ""
         self.emit(ComponentReady(name=component.name, seconds=seconds, url=runtime.url))
         runtime.watcher = asyncio.create_task(self._watch(runtime, runtime.handle))
@@ -186,38 +192,43 @@ class Supervisor:
     # -- crashes --------------------------------------------------------------------------
 
     async def _watch(self, runtime: ComponentRuntime, handle: ComponentHandle) -> None:
-        """Wait for an unexpected exit and restart with backoff until it stays up."""
+        """Wait for an unexpected exit, then restart with backoff until it starts again.
+
+        The crash streak lives on the runtime, so a component that crashes right after each
+        restart backs off further each time; it resets once the component stayed up for
+        ``stable_after`` seconds."""
         name = runtime.component.name
-        attempt = 0
-        while True:
-            up_since = time.monotonic()
-            code = await handle.wait()
-            if self._stopping or runtime.handle is not handle:
-                return
-            if time.monotonic() - up_since >= self.policy.stable_after:
-                attempt = 0
-            attempt += 1
-            delay = self.policy.delay(attempt)
-            self._set(runtime, ComponentState.CRASHED)
-            runtime.last_error = f"exited with code {code}"
-            self.emit(
-                ComponentCrashed(
-                    name=name, exit_code=code, restart_in=delay, last_lines=list(runtime.tail)
-                )
+        code = await handle.wait()
+        if self._stopping or runtime.handle is not handle:
+            return
+        if time.monotonic() - runtime.up_since >= self.policy.stable_after:
+            runtime.crash_streak = 0
+        runtime.crash_streak += 1
+        delay = self.policy.delay(runtime.crash_streak)
+        self._set(runtime, ComponentState.CRASHED)
+        runtime.last_error = f"exited with code {code}"
+        self.emit(
+            ComponentCrashed(
+                name=name, exit_code=code, restart_in=delay, last_lines=list(runtime.tail)
             )
+        )
+        while True:
             await asyncio.sleep(delay)
             if self._stopping:
                 return
             runtime.restarts += 1
             self._set(runtime, ComponentState.RESTARTING)
-            self.emit(ComponentRestarting(name=name, attempt=attempt))
+            self.emit(ComponentRestarting(name=name, attempt=runtime.crash_streak))
             try:
-                await self._start(runtime, attempt=attempt + 1)
+                await self._start(runtime, attempt=runtime.crash_streak + 1)
                 return  # _start began a fresh watcher for the new instance
-            except StartFailed as exc:
+            except StartFailed as exc:  # keep the real reason, back off further, try again
+                runtime.crash_streak += 1
+                delay = self.policy.delay(runtime.crash_streak)
+                self._set(runtime, ComponentState.CRASHED)
                 runtime.last_error = str(exc)
-                self.emit(ComponentFailed(name=name, reason=str(exc), hint=exc.hint))
-                handle = runtime.handle or handle
+                self.emit(ComponentFailed(name=name, reason=str(exc), hint=exc.hint,
+                                          last_lines=list(runtime.tail)))
 
     async def restart(self, name: str) -> None:
         """Stop and start one component on request (dashboard, API)."""

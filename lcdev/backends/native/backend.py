@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import sys
+from pathlib import Path
 from typing import ClassVar
 
 from lcdev.backends.base import (
@@ -19,10 +20,26 @@ from lcdev.backends.base import (
     StackBackend,
 )
 from lcdev.backends.native.binaries import BinaryNotFound, locate_tansu
+from lcdev.backends.native.forked import ForkedProcess, ServiceForkServer
 from lcdev.backends.native.postgres import STOP_SIGNAL, PostgresRecipe
 from lcdev.backends.native.process import NativeProcess, spawn
 
-__all__ = ["NativeBackend"]
+__all__ = ["RUNTIME_MAIN", "NativeBackend"]
+
+RUNTIME_MAIN = "lcdev.runtime.main"
+"""The module whose ``main(argv)`` serves one low-code service."""
+
+
+def _use_fork_server() -> bool:
+    """Fork services from a preloaded parent unless disabled (LCDEV_FORK_SERVER=0)."""
+    return os.environ.get("LCDEV_FORK_SERVER", "1") != "0" and sys.platform != "win32"
+
+
+def _runnable(program: str, cwd: Path | None) -> bool:
+    if "/" in program:
+        path = Path(program) if cwd is None else cwd / program
+        return os.access(path, os.X_OK)
+    return shutil.which(program) is not None
 
 
 class NativeBackend(StackBackend):
@@ -32,6 +49,21 @@ class NativeBackend(StackBackend):
 
     def __init__(self) -> None:
         self._postgres: PostgresRecipe | None = None
+        self._forks: ServiceForkServer | None = None
+
+    @property
+    def forks(self) -> ServiceForkServer:
+        """The fork server for low-code services, preloading the runtime once."""
+        if self._forks is None:
+            self._forks = ServiceForkServer(preload=[RUNTIME_MAIN])
+        return self._forks
+
+    async def warm_up(self, components: list[ResolvedComponent]) -> None:
+        """Start slow shared parts early (the fork server) when components will need them."""
+        if _use_fork_server() and any(
+            c.definition.native.driver == "lowcode" for c in components
+        ):
+            await self.forks.warm_up()
 
     @property
     def postgres(self) -> PostgresRecipe:
@@ -51,7 +83,7 @@ class NativeBackend(StackBackend):
                 raise BackendError(str(exc)) from exc
         elif driver == "command":
             command = component.definition.native.command or []
-            if not command or shutil.which(command[0]) is None:
+            if not command or not _runnable(command[0], component.cwd):
                 raise BackendError(
                     f"command {command[:1]} for component '{component.name}' was not found",
                     hint="install it or fix `native.command` in the stack file",
@@ -70,6 +102,8 @@ class NativeBackend(StackBackend):
                 "--advertised-listener-url", listener,
                 "--storage-engine", "memory://tansu/",
             ]
+        if native.driver == "lowcode":
+            return [sys.executable, "-m", RUNTIME_MAIN, *component.args]
         if native.driver == "python":
             return [
                 sys.executable, "-m", native.module or "",
@@ -81,6 +115,10 @@ class NativeBackend(StackBackend):
 
     async def launch(self, component: ResolvedComponent, sink: LineSink) -> ComponentHandle:
         driver = component.definition.native.driver
+        if driver == "lowcode" and _use_fork_server():
+            return await self.forks.spawn(
+                component.name, RUNTIME_MAIN, component.args, component.env, sink
+            )
         uid, gid = self.postgres.ids() if driver == "postgres" else (None, None)
         env = {**os.environ, **component.env}
         try:
@@ -89,6 +127,7 @@ class NativeBackend(StackBackend):
                 self._argv(component),
                 sink,
                 env=env,
+                cwd=component.cwd,
                 user=uid,
                 group=gid,
                 death_signal=signal.SIGQUIT if driver == "postgres" else signal.SIGTERM,
@@ -106,7 +145,7 @@ class NativeBackend(StackBackend):
     async def stop(
         self, component: ResolvedComponent, handle: ComponentHandle, timeout: float = 10.0
     ) -> None:
-        assert isinstance(handle, NativeProcess)
+        assert isinstance(handle, NativeProcess | ForkedProcess)
         is_postgres = component.definition.native.driver == "postgres"
         sig = STOP_SIGNAL if is_postgres else signal.SIGTERM
         await handle.terminate(sig, timeout)

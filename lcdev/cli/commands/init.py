@@ -22,9 +22,11 @@ def init(
                         ] = "blank",
     name: Annotated[str | None, typer.Option(help="Workspace name (default: folder name).")
                     ] = None,
-    gateway_port: Annotated[int, typer.Option(help="Gateway port.")] = 8800,
-    postgres_port: Annotated[int, typer.Option(help="PostgreSQL port (0: pick one).")] = 15432,
-    kafka_port: Annotated[int, typer.Option(help="Kafka port (0: pick one).")] = 19092,
+    gateway_port: Annotated[int, typer.Option(min=0, max=65535, help="Gateway port.")] = 8800,
+    postgres_port: Annotated[int, typer.Option(
+        min=0, max=65535, help="PostgreSQL port (0: pick one).")] = 15432,
+    kafka_port: Annotated[int, typer.Option(
+        min=0, max=65535, help="Kafka port (0: pick one).")] = 19092,
     force: Annotated[bool, typer.Option(help="Overwrite existing files.")] = False,
     list_templates: Annotated[bool, typer.Option("--list", help="List templates and exit.")
                               ] = False,

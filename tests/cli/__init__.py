@@ -1,0 +1,1 @@
+"""The CLI through typer's CliRunner: commands that need no running stack."""
