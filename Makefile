@@ -47,5 +47,6 @@ lint: $(STAMP) ## ruff, mypy --strict and the import-direction contracts
 check: lint test ## Everything CI runs
 
 .PHONY: bench
-bench: $(STAMP) ## Time `lcdev up -d` to all healthy for the shop workspace (cold and warm)
+bench: $(STAMP) ## Start-up (cold, warm), CRUD vs hand-written, gateway overhead, event latency
 	$(BIN)/python benchmarks/bench_up.py
+	$(BIN)/python benchmarks/bench_runtime.py

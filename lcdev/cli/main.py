@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lcdev.cli.commands import doctor, down, init, logs, status, up, validate
+from lcdev.cli.commands import doctor, down, init, logs, status, token, up, validate
 
 __all__ = ["app", "run"]
 
@@ -23,6 +23,7 @@ app.command()(logs.logs)
 app.command()(doctor.doctor)
 app.command()(validate.validate)
 app.command()(validate.schema)
+app.command()(token.token)
 
 
 def run() -> None:

@@ -131,7 +131,10 @@ def print_status(status: dict[str, Any]) -> None:
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("COMPONENT", "STATE", "PROCESS", "PORT", "RESTARTS", "URL"):
         table.add_column(column)
-    for item in status.get("components", []):
+    components = {item["name"]: item for item in status.get("components", [])}
+    for item in components.values():
+        if item.get("kind", "infra") != "infra":
+            continue
         state = item["state"]
         table.add_row(
             item["name"], f"[{_STATE_STYLES.get(state, '')}]{state}[/]", item.get("ident") or "-",
@@ -141,12 +144,15 @@ def print_status(status: dict[str, Any]) -> None:
     services = status.get("services", [])
     if services:
         table = Table(box=None, pad_edge=False, header_style="bold")
-        for column in ("SERVICE", "KIND", "ROUTE", "STATE"):
+        for column in ("SERVICE", "KIND", "VERSION", "STATE", "PROCESS", "PORT", "ROUTE"):
             table.add_column(column)
         for item in services:
             state = item["state"]
-            table.add_row(item["name"], item["kind"], item["route"],
-                          f"[{_STATE_STYLES.get(state, '')}]{state}[/]")
+            component = components.get(item["name"], {})
+            table.add_row(item["name"], item["kind"], item.get("version", ""),
+                          f"[{_STATE_STYLES.get(state, '')}]{state}[/]",
+                          component.get("ident") or "-", str(component.get("port", "-")),
+                          item["route"])
         console.print(table)
     if status.get("gateway_url"):
         console.print(f"gateway: [bold]{status['gateway_url']}[/]")

@@ -12,6 +12,7 @@ from lcdev.definitions.entities import (
     CrudOperation,
     EntityDefinition,
     IndexDefinition,
+    back_refs,
     plural_path,
 )
 from lcdev.definitions.events import ConsumedEvent, ConsumerAction, PublishedEvent, Trigger
@@ -25,6 +26,7 @@ from lcdev.definitions.loader import (
     find_workspace_root,
     load_workspace,
 )
+from lcdev.definitions.paths import RESERVED_PATHS, route_shape
 from lcdev.definitions.policy import AuthPolicy, CorsPolicy, GatewayPolicy, RateLimit, RoutePolicy
 from lcdev.definitions.problems import Problem, Severity, sort_problems
 from lcdev.definitions.schema import service_json_schema, workspace_json_schema
@@ -37,6 +39,7 @@ from lcdev.definitions.yamlload import YamlDocument, load_document, load_model, 
 __all__ = [
     "CRUD_OPERATIONS",
     "FIELD_TYPES",
+    "RESERVED_PATHS",
     "SERVICE_FILE",
     "WORKSPACE_FILE",
     "AuthPolicy",
@@ -77,6 +80,7 @@ __all__ = [
     "WorkspaceDefinition",
     "WorkspaceGateway",
     "YamlDocument",
+    "back_refs",
     "event_payload_fields",
     "find_workspace_root",
     "format_duration",
@@ -86,6 +90,7 @@ __all__ = [
     "parse_duration",
     "parse_guard",
     "plural_path",
+    "route_shape",
     "service_json_schema",
     "sort_problems",
     "validate_document",

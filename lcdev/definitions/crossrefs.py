@@ -119,6 +119,14 @@ def _check_consumers(
         if source is None:
             continue
         payload = event_payload_fields(source, consumer.event) or []
+        endpoint = svc.endpoints.get(consumer.endpoint or "")
+        if endpoint is not None:
+            missing = [n for n, f in endpoint.request.items() if f.required and n not in payload]
+            if missing:
+                rep.add((*loc[:-1], "endpoint"),
+                        f"{prefix}endpoint '{consumer.endpoint}' requires"
+                        f" {', '.join(repr(n) for n in missing)}, which event {consumer.event}"
+                        " does not carry")
         for key in ("match", "map"):
             for fname, pname in getattr(consumer, key).items():
                 rep.unknown(("consumes", i, key, fname), consumer.event, pname,

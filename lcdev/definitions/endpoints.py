@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from lcdev.definitions.common import DefinitionModel, EntityName, EventName, FieldName
-from lcdev.definitions.fields import FieldMap
+from lcdev.definitions.fields import LIST_ELSEWHERE, FieldMap
 from lcdev.definitions.guards import GuardText
 from lcdev.definitions.issues import Issues
 
@@ -16,10 +16,14 @@ __all__ = ["EndpointDefinition", "HttpMethod"]
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 _HANDLER = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_PATH = re.compile(r"^/$|^(/[^/\s]+)+$")
 
 
 class EndpointDefinition(DefinitionModel):
     """An endpoint beyond CRUD, e.g. ``POST /orders/{id}/cancel``.
+
+    ``path`` is relative to the service route; :meth:`ServiceDefinition.endpoint_path` gives the
+    full path (``/orders`` + ``/orders/{id}/cancel`` = ``/orders/orders/{id}/cancel``).
 
     Declarative form: load the ``entity`` row named by ``{id}``, check the ``guard`` (409 when it
     fails), apply ``set``, and ``publish`` an event in the same transaction. Escape hatch:
@@ -28,7 +32,8 @@ class EndpointDefinition(DefinitionModel):
 
     method: HttpMethod = Field(description="HTTP method.")
     path: str = Field(
-        description="Full path as seen at the gateway, below the service route: /orders/{id}/cancel"
+        description="Path relative to the service route: /orders/{id}/cancel in the route /orders"
+        " is served at /orders/orders/{id}/cancel; '/' is the route itself."
     )
     summary: str | None = Field(None, description="One line shown in OpenAPI.")
     entity: EntityName | None = Field(None, description="Entity whose row {id} addresses.")
@@ -58,8 +63,15 @@ class EndpointDefinition(DefinitionModel):
     @model_validator(mode="after")
     def _consistent(self) -> EndpointDefinition:
         issues = Issues()
-        if not self.path.startswith("/"):
-            issues.add(f"path must start with '/', found '{self.path}'", "path")
+        if not _PATH.match(self.path):
+            issues.add(
+                f"path must look like '/orders/{{id}}/cancel' (relative to the service route),"
+                f" found '{self.path}'",
+                "path",
+            )
+        for fname, field in self.request.items():
+            if not field.is_column:
+                issues.add(LIST_ELSEWHERE, "request", fname, "type")
         if self.handler is not None:
             if not _HANDLER.match(self.handler):
                 issues.add(

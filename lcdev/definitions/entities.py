@@ -2,7 +2,8 @@
 
 Every entity gets an implicit ``id`` (uuid primary key) and, unless ``timestamps: false``,
 ``created_at`` and ``updated_at``. Relations are fields of type ``ref`` to another entity of the
-same service.
+same service; a ``list`` field is a child collection (the rows of another entity referring back).
+``seed`` rows are inserted by the runtime when the entity's table is empty.
 """
 
 from __future__ import annotations
@@ -10,24 +11,28 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from lcdev.definitions.common import DefinitionModel, FieldName, ShortForm
-from lcdev.definitions.fields import FieldMap
+from lcdev.definitions.fields import FieldDefinition, FieldMap
 from lcdev.definitions.issues import Issues
 from lcdev.definitions.problems import did_you_mean
+from lcdev.definitions.seeds import check_seed
 
 __all__ = [
     "CRUD_OPERATIONS",
     "CrudOperation",
     "EntityDefinition",
     "IndexDefinition",
+    "back_refs",
     "plural_path",
 ]
 
 CrudOperation = Literal["list", "get", "create", "update", "delete"]
 CRUD_OPERATIONS: tuple[CrudOperation, ...] = get_args(CrudOperation)
 IMPLICIT_FIELDS = ("id", "created_at", "updated_at")
+ENTITY_PATH = re.compile(r"^(/[a-z0-9][a-z0-9._-]*)+$")
+RESERVED_SEGMENTS = ("openapi.json", "asyncapi.json")
 
 
 def _expand_crud(value: Any) -> Any:
@@ -74,13 +79,18 @@ IndexSpec = Annotated[
 
 
 def plural_path(entity: str) -> str:
-    """``OrderLine`` -> ``order-lines``: the default collection path segment of an entity."""
+    """``OrderLine`` -> ``order-lines``: the collection path segment of an entity."""
     words = re.sub(r"(?<!^)(?=[A-Z])", "-", entity).lower()
     if words.endswith("y") and not words.endswith(("ay", "ey", "oy", "uy")):
         return words[:-1] + "ies"
     if words.endswith(("s", "x", "ch", "sh")):
         return words + "es"
     return words + "s"
+
+
+def back_refs(child: EntityDefinition, parent: str) -> list[str]:
+    """The ``ref`` fields of ``child`` pointing at the entity named ``parent``."""
+    return [name for name, f in child.fields.items() if f.type == "ref" and f.entity == parent]
 
 
 class EntityDefinition(DefinitionModel):
@@ -101,10 +111,14 @@ class EntityDefinition(DefinitionModel):
     )
     path: str | None = Field(
         None,
-        description="Collection path below the service route ('/' = the route itself);"
-        " default: the plural in kebab case (/order-lines), or '/' when that plural is the"
-        " route's last segment.",
+        description="Collection path relative to the service route (/lines -> /orders/lines);"
+        " default: the plural in kebab case (OrderLine -> /order-lines).",
     )
+    seed: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Rows (field -> value) inserted by the runtime when the table is empty.",
+    )
+    _children: dict[str, tuple[str, str]] | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _consistent(self) -> EntityDefinition:
@@ -124,14 +138,50 @@ class EntityDefinition(DefinitionModel):
                         f"unknown field '{name}'" + did_you_mean(name, self.fields),
                         "indexes", i, "fields", j,
                     )
+                elif name in self.fields and not self.fields[name].is_column:
+                    issues.add(f"field '{name}' is a child collection, not a column",
+                               "indexes", i, "fields", j)
         if len(set(self.crud)) != len(self.crud):
             issues.add("crud lists an operation twice", "crud")
-        if self.path is not None and not self.path.startswith("/"):
-            issues.add(f"path must start with '/', found '{self.path}'", "path")
+        if self.path is not None:
+            if not ENTITY_PATH.match(self.path):
+                issues.add(
+                    "path must be segments of lower-case letters, digits, '.', '_' or '-' below"
+                    f" the route, like '/lines', found '{self.path}'",
+                    "path",
+                )
+            elif self.path.split("/")[1] in RESERVED_SEGMENTS:
+                issues.add(f"path '{self.path}' is reserved by lcdev", "path")
+        seed = check_seed(self.fields, self.seed, issues) if self.seed else []
         issues.raise_if_any()
-        return self
+        return self.model_copy(update={"seed": seed}) if seed != self.seed else self
 
     def all_field_names(self) -> list[str]:
-        """Declared fields plus the implicit ones."""
+        """Declared fields (child collections included) plus the implicit ones."""
         implicit = IMPLICIT_FIELDS if self.timestamps else IMPLICIT_FIELDS[:1]
         return [*implicit, *self.fields]
+
+    def columns(self) -> dict[str, FieldDefinition]:
+        """The declared fields stored as columns of the entity's table: all but ``list`` fields.
+
+        The implicit ``id``, ``created_at`` and ``updated_at`` are not included.
+        """
+        return {name: f for name, f in self.fields.items() if f.is_column}
+
+    def child_collections(self) -> dict[str, tuple[str, str]]:
+        """``list`` field -> (child entity, the child's ref field pointing back at this entity).
+
+        Resolved by the :class:`ServiceDefinition` holding the entity. A list field whose child
+        has no single back-ref (a problem reported by the workspace checks) is left out.
+        """
+        if self._children is None:
+            if any(not f.is_column for f in self.fields.values()):
+                raise LookupError(
+                    "child collections are resolved by the ServiceDefinition holding the entity"
+                )
+            return {}
+        return dict(self._children)
+
+    def bind_children(self, children: dict[str, tuple[str, str]]) -> None:
+        """Record the resolved child collections (called by :class:`ServiceDefinition`)."""
+        self._children = dict(children)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from lcdev.definitions.common import DefinitionModel, EntityName, EventName, FieldName
-from lcdev.definitions.fields import FieldMap
+from lcdev.definitions.fields import LIST_ELSEWHERE, FieldMap
 from lcdev.definitions.guards import GuardText
 from lcdev.definitions.issues import Issues
 
@@ -46,7 +46,8 @@ class PublishedEvent(DefinitionModel):
     )
     map: dict[FieldName, FieldName] = Field(
         default_factory=dict,
-        description="Payload field -> entity field it is taken from (default: same name).",
+        description="Payload field -> entity field it is taken from (default: same name); from a"
+        " list field (child collection) it copies the embedded children into a json field.",
     )
     topic: str | None = Field(None, description="Kafka topic; default <service>.<Event>.v<major>.")
 
@@ -61,6 +62,9 @@ class PublishedEvent(DefinitionModel):
             issues.add("'map' needs an 'entity' to take values from", "map")
         if self.condition is not None and self.entity is None:
             issues.add("'if' needs an 'entity' whose row it checks", "if")
+        for fname, field in self.payload.items():
+            if not field.is_column:
+                issues.add(LIST_ELSEWHERE, "payload", fname, "type")
         issues.raise_if_any()
         return self
 

@@ -1,15 +1,14 @@
 """Typed fields of entities and event payloads, in a one-line short form or a full mapping.
 
 Short form: ``type[(args)][!][ = default]`` — ``string``, ``uuid!``, ``decimal(12, 2)``,
-``string(80)!``, ``enum(new, paid) = new``, ``ref(Order)!``. ``!`` means required.
+``string(80)!``, ``enum(new, paid) = new``, ``ref(Order)!``, ``list(OrderLine)``. ``!`` means
+required. A ``list`` field is not a column: it is the collection of child rows of another entity
+that refers back to this one (see :meth:`EntityDefinition.child_collections`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-import uuid
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
@@ -17,18 +16,30 @@ from pydantic import Field, field_validator, model_validator
 from lcdev.definitions.common import DefinitionModel, EntityName, FieldName, ShortForm
 from lcdev.definitions.issues import Issues
 from lcdev.definitions.problems import did_you_mean
+from lcdev.definitions.values import check_value
 
-__all__ = ["FIELD_TYPES", "FieldDefinition", "FieldMap", "FieldSpec", "FieldType", "OnDelete"]
+__all__ = [
+    "FIELD_TYPES",
+    "LIST_ELSEWHERE",
+    "FieldDefinition",
+    "FieldMap",
+    "FieldSpec",
+    "FieldType",
+    "OnDelete",
+]
 
 FieldType = Literal[
     "string", "text", "integer", "decimal", "boolean", "uuid", "datetime", "date", "enum",
-    "json", "ref",
+    "json", "ref", "list",
 ]
 FIELD_TYPES: tuple[str, ...] = get_args(FieldType)
 OnDelete = Literal["cascade", "restrict", "set_null"]
 
 _SHORT = re.compile(
     r"^\s*(?P<type>[A-Za-z_]+)\s*(?:\((?P<args>[^)]*)\))?\s*(?P<req>!)?\s*(?:=\s*(?P<default>.*?))?\s*$"
+)
+LIST_ELSEWHERE = (
+    "'list' fields are child collections of entities; use 'json' for an array here"
 )
 _NUMERIC = ("integer", "decimal")
 _TEXTUAL = ("string", "text")
@@ -65,14 +76,15 @@ def expand_field(value: Any) -> Any:
 def _short_args(ftype: str, args: list[str]) -> dict[str, Any]:
     if ftype == "enum":
         return {"values": args}
-    if ftype == "ref" and len(args) == 1:
+    if ftype in ("ref", "list") and len(args) == 1:
         return {"entity": args[0]}
     if ftype == "decimal" and len(args) in (1, 2) and all(a.isdigit() for a in args):
         return dict(zip(("precision", "scale"), map(int, args), strict=False))
     if ftype in _TEXTUAL and len(args) == 1 and args[0].isdigit():
         return {"max_length": int(args[0])}
     forms = {
-        "enum": "enum(a, b)", "ref": "ref(Entity)", "decimal": "decimal(precision, scale)",
+        "enum": "enum(a, b)", "ref": "ref(Entity)", "list": "list(Entity)",
+        "decimal": "decimal(precision, scale)",
         "string": "string(max_length)", "text": "text(max_length)",
     }
     hint = f"; write {forms[ftype]}" if ftype in forms else f"; '{ftype}' takes no arguments"
@@ -99,8 +111,12 @@ class FieldDefinition(DefinitionModel):
     scale: int | None = Field(None, ge=0, description="Digits after the point (decimal).")
     values: list[str] | None = Field(None, description="The allowed values (enum).")
     entity: EntityName | None = Field(
-        None, description="The entity of the same service this field refers to (ref)."
+        None,
+        description="The entity of the same service this field refers to (ref), or whose rows"
+        " it holds (list).",
     )
+    min_items: int | None = Field(None, ge=0, description="Fewest child rows (list).")
+    max_items: int | None = Field(None, ge=1, description="Most child rows (list).")
     on_delete: OnDelete = Field(
         "restrict", description="What happens to this row when the referenced row is deleted."
     )
@@ -120,7 +136,8 @@ class FieldDefinition(DefinitionModel):
         issues = Issues()
         t = self.type
         only = {
-            "values": ("enum",), "entity": ("ref",), "on_delete": ("ref",),
+            "values": ("enum",), "entity": ("ref", "list"), "on_delete": ("ref",),
+            "min_items": ("list",), "max_items": ("list",),
             "min": _NUMERIC, "max": _NUMERIC, "min_length": _TEXTUAL, "max_length": _TEXTUAL,
             "pattern": _TEXTUAL, "precision": ("decimal",), "scale": ("decimal",),
             "json_schema": ("json",),
@@ -133,12 +150,16 @@ class FieldDefinition(DefinitionModel):
             issues.add("an enum needs its 'values', e.g. enum(new, paid)")
         if self.values and len(set(self.values)) != len(self.values):
             issues.add("enum values must be unique", "values")
-        if t == "ref" and self.entity is None:
-            issues.add("a ref needs its 'entity', e.g. ref(Order)")
-        if self.unique and t == "json":
-            issues.add("json fields cannot be unique", "unique")
+        if t in ("ref", "list") and self.entity is None:
+            example = "ref(Order)" if t == "ref" else "list(OrderLine)"
+            issues.add(f"a {t} needs its 'entity', e.g. {example}")
+        if self.unique and t in ("json", "list"):
+            issues.add(f"{t} fields cannot be unique", "unique")
+        if self.index and t == "list":
+            issues.add("a list field is not a column and cannot be indexed", "index")
         _check_pair(issues, self.min, self.max, "min", "max")
         _check_pair(issues, self.min_length, self.max_length, "min_length", "max_length")
+        _check_pair(issues, self.min_items, self.max_items, "min_items", "max_items")
         if self.precision is not None and self.scale is not None and self.scale > self.precision:
             issues.add(f"scale {self.scale} is larger than precision {self.precision}", "scale")
         if self.pattern is not None:
@@ -148,81 +169,28 @@ class FieldDefinition(DefinitionModel):
                 issues.add(f"invalid regular expression: {exc}", "pattern")
         default = self.default
         if default is not None and not issues:
-            default = _coerce_default(self, default, issues)
+            if t in ("ref", "list"):
+                issues.add(f"a {t} field cannot have a default", "default")
+            else:
+                default, problems = check_value(self, default, "default")
+                for problem in problems:
+                    issues.add(problem, "default")
         issues.raise_if_any()
         return self if default == self.default else self.model_copy(update={"default": default})
 
+    @property
+    def is_column(self) -> bool:
+        """False for ``list`` fields (child collections), which are stored in the child table."""
+        return self.type != "list"
+
     def storage_column(self, name: str) -> str:
-        """The column name for this field: ``<name>_id`` for refs, else the name."""
-        return f"{name}_id" if self.type == "ref" and not name.endswith("_id") else name
+        """The column name of this field: the field name, refs included (``order`` -> ``order``)."""
+        return name
 
 
 def _check_pair(issues: Issues, low: float | None, high: float | None, lo: str, hi: str) -> None:
     if low is not None and high is not None and low > high:
         issues.add(f"{lo} {low:g} is larger than {hi} {high:g}", lo)
-
-
-def _coerce_default(f: FieldDefinition, value: Any, issues: Issues) -> Any:
-    """Check the default against the type and limits; return it in its Python type."""
-    t, shown = f.type, f"'{value}'" if isinstance(value, str) else str(value)
-
-    def bad(expected: str) -> None:
-        issues.add(f"default {shown} is not {expected}", "default")
-
-    if t == "enum":
-        if str(value) not in (f.values or []):
-            allowed = ", ".join(f"'{v}'" for v in f.values or [])
-            issues.add(
-                f"default {shown} is not one of the values {allowed}"
-                + did_you_mean(str(value), f.values or []),
-                "default",
-            )
-        return str(value)
-    if t in _NUMERIC:
-        try:
-            number = Decimal(str(value)) if not isinstance(value, bool) else None
-        except InvalidOperation:
-            number = None
-        if number is None or (t == "integer" and number != number.to_integral_value()):
-            bad("an integer" if t == "integer" else "a number")
-            return value
-        if f.min is not None and number < Decimal(str(f.min)):
-            issues.add(f"default {shown} is below min {f.min:g}", "default")
-        if f.max is not None and number > Decimal(str(f.max)):
-            issues.add(f"default {shown} is above max {f.max:g}", "default")
-        return int(number) if t == "integer" else number
-    if t == "boolean":
-        if isinstance(value, bool):
-            return value
-        if str(value) in ("true", "false"):
-            return str(value) == "true"
-        bad("true or false")
-        return value
-    if t == "uuid":
-        try:
-            return uuid.UUID(str(value))
-        except ValueError:
-            bad("a UUID")
-            return value
-    if t in ("date", "datetime"):
-        if value == "now" or isinstance(value, dt.date):
-            return value
-        try:
-            parse = dt.datetime.fromisoformat if t == "datetime" else dt.date.fromisoformat
-            return parse(str(value))
-        except ValueError:
-            bad(f"an ISO {t} or 'now'")
-            return value
-    if t in _TEXTUAL:
-        text = str(value)
-        if f.max_length is not None and len(text) > f.max_length:
-            issues.add(f"default {shown} is longer than max_length {f.max_length}", "default")
-        if f.pattern is not None and not re.fullmatch(f.pattern, text):
-            issues.add(f"default {shown} does not match pattern {f.pattern}", "default")
-        return text
-    if t == "ref":
-        issues.add("a ref field cannot have a default", "default")
-    return value
 
 
 FieldSpec = Annotated[
@@ -233,7 +201,8 @@ FieldSpec = Annotated[
             "type": "string",
             "pattern": r"^\s*(" + "|".join(FIELD_TYPES) + r")\s*(\([^)]*\))?\s*!?\s*(=.*)?$",
             "description": "Short form: type[(args)][!][ = default], e.g. 'string!',"
-            " 'decimal(12, 2)', 'enum(new, paid) = new', 'ref(Order)'. '!' = required.",
+            " 'decimal(12, 2)', 'enum(new, paid) = new', 'ref(Order)', 'list(OrderLine)'."
+            " '!' = required.",
         },
     ),
 ]

@@ -27,11 +27,14 @@ _SINGULAR = {
     "consumes": "consumer",
     "indexes": "index",
     "payload": "payload field",
+    "request": "request field",
     "set": "value",
     "map": "mapping",
     "env": "variable",
     "settings": "setting",
 }
+# Lists of plain mappings whose items are named "<noun> <n>" (keys below do not rename them).
+_ROWS = {"seed": "seed row"}
 
 
 def _singular(word: str | None) -> str:
@@ -75,6 +78,7 @@ def _walk(model: type[BaseModel], data: Any, loc: Loc) -> _Walk:
     result = _Walk()
     tp: Any = model
     parent_key: str | None = None
+    in_row = False
     for seg in loc:
         tp = _unwrap(tp)
         if seg == "[key]":
@@ -89,7 +93,8 @@ def _walk(model: type[BaseModel], data: Any, loc: Loc) -> _Walk:
             tp = fields[seg].annotation if isinstance(seg, str) and seg in fields else None
             parent_key = seg if isinstance(seg, str) else parent_key
         elif origin in (dict, Mapping) and get_args(tp):
-            result.label = f"{_singular(parent_key)} '{seg}'"
+            if not in_row:
+                result.label = f"{_singular(parent_key)} '{seg}'"
             result.loc.append(seg)
             tp = get_args(tp)[1]
         elif origin in (list, Sequence) and isinstance(seg, int):
@@ -101,6 +106,10 @@ def _walk(model: type[BaseModel], data: Any, loc: Loc) -> _Walk:
             if isinstance(item_type, type) and issubclass(item_type, BaseModel):
                 named = isinstance(name, str)
                 result.label = f"{noun} '{name}'" if named else f"{noun} {seg + 1}"
+            elif parent_key in _ROWS:
+                row = f"{_ROWS[parent_key]} {seg + 1}"
+                result.label = f"{result.label}, {row}" if result.label else row
+                in_row = True
             result.loc.append(seg)
         elif origin in (Union, types.UnionType):
             continue  # a union member tag that pydantic puts in the location
@@ -219,7 +228,9 @@ def translate_errors(
             for sub, text in error.issues:
                 sub_walk = _walk(model, data, (*walk.loc, *sub))
                 label = sub_walk.label or walk.label
-                yield tuple(sub_walk.loc), f"{label}: {text}" if label else text, False
+                sub_loc: Loc = tuple(sub_walk.loc)
+                key = bool(sub_loc) and sub_loc[-1] == "[key]"
+                yield sub_loc[:-1] if key else sub_loc, f"{label}: {text}" if label else text, key
             continue
         at_key = etype in ("extra_forbidden", "missing")
         loc: Loc = tuple(walk.loc)

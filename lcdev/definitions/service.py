@@ -18,7 +18,7 @@ from lcdev.definitions.common import (
     ShortForm,
 )
 from lcdev.definitions.endpoints import EndpointDefinition
-from lcdev.definitions.entities import EntityDefinition, plural_path
+from lcdev.definitions.entities import EntityDefinition, back_refs, plural_path
 from lcdev.definitions.events import ConsumedEvent, PublishedEvent
 from lcdev.definitions.issues import Issues
 from lcdev.definitions.policy import GatewayPolicy
@@ -153,7 +153,23 @@ class ServiceDefinition(DefinitionModel):
         elif self.process is not None:
             issues.add("'process' is only for kind 'process' (add 'kind: process')", "process")
         issues.raise_if_any()
+        for name, entity in self.entities.items():
+            entity.bind_children(self._resolve_children(name, entity))
         return self
+
+    def _resolve_children(
+        self, parent: str, entity: EntityDefinition
+    ) -> dict[str, tuple[str, str]]:
+        """Child collections of ``entity`` whose child has exactly one ref back to it."""
+        found: dict[str, tuple[str, str]] = {}
+        for fname, field in entity.fields.items():
+            child = self.entities.get(field.entity or "") if field.type == "list" else None
+            if child is None:
+                continue
+            refs = back_refs(child, parent)
+            if len(refs) == 1:
+                found[fname] = (field.entity or "", refs[0])
+        return found
 
     @property
     def api_major(self) -> int:
@@ -161,19 +177,25 @@ class ServiceDefinition(DefinitionModel):
         return int(self.version.split(".", 1)[0])
 
     def collection_path(self, entity: str) -> str:
-        """Gateway path of an entity's collection: ``route`` + the entity's ``path``.
+        """Full gateway path of an entity's collection: ``route`` + the entity's ``path``.
 
-        The default ``path`` is the plural kebab-case name (``/order-lines``), or the route
-        itself when that plural is the route's last segment (Order in ``/orders``).
+        The default ``path`` is ``/`` + the plural kebab-case name: ``Order`` in the route
+        ``/orders`` -> ``/orders/orders``, ``OrderLine`` -> ``/orders/order-lines``.
         """
-        declared = self.entities[entity].path
-        if declared is None:
-            plural = plural_path(entity)
-            declared = "/" if self.route.rsplit("/", 1)[-1] == plural else f"/{plural}"
-        return self.route if declared == "/" else self.route.rstrip("/") + declared
+        declared = self.entities[entity].path or "/" + plural_path(entity)
+        return self.route + declared
+
+    def endpoint_path(self, name: str) -> str:
+        """Full gateway path of a custom endpoint: ``route`` + its ``path`` (relative).
+
+        ``path: /orders/{id}/cancel`` in the route ``/orders`` -> ``/orders/orders/{id}/cancel``;
+        ``path: /`` is the route itself.
+        """
+        path = self.endpoints[name].path
+        return self.route if path == "/" else self.route + path
 
     def crud_routes(self, entity: str) -> list[tuple[str, str]]:
-        """(method, path) of the CRUD operations generated for ``entity``."""
+        """(method, full path) of the CRUD operations generated for ``entity``."""
         base = self.collection_path(entity)
         item = f"{base}/{{id}}"
         table = {

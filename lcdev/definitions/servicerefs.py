@@ -1,53 +1,24 @@
 """Cross-reference checks inside one service: names used in one place must exist in another.
 
-Relations, endpoint guards and ``set`` values, event triggers and mappings, consumer actions
-and route policies are checked against the service's own entities, fields, events and settings.
+Relations and child collections, paths, endpoint guards and ``set`` values, event triggers and
+mappings, consumer actions and route policies are checked against the service's own entities,
+fields, events and settings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from lcdev.definitions.entities import EntityDefinition
+from lcdev.definitions.children import check_children, check_column, entity_fields
 from lcdev.definitions.guards import Guard, SettingRef
 from lcdev.definitions.issues import Loc
-from lcdev.definitions.problems import Problem, Severity, did_you_mean
+from lcdev.definitions.paths import check_paths
+from lcdev.definitions.problems import Problem, did_you_mean
+from lcdev.definitions.reporting import Reporter, under_route
 from lcdev.definitions.service import ServiceDefinition
 from lcdev.definitions.yamlload import YamlDocument
 
 __all__ = ["Reporter", "check_service", "under_route"]
-
-
-class Reporter:
-    """Collects problems located in one document."""
-
-    def __init__(self, doc: YamlDocument) -> None:
-        self.doc = doc
-        self.problems: list[Problem] = []
-
-    def add(
-        self, loc: Loc, message: str, severity: Severity = "error", *, at_key: bool = False
-    ) -> None:
-        """Record a problem at ``loc`` of the document (at its key when ``at_key``)."""
-        self.problems.append(self.doc.problem(loc, message, severity=severity, at_key=at_key))
-
-    def unknown(
-        self, loc: Loc, what: str, name: str, known: Iterable[str], prefix: str,
-        template: str = "unknown {what} '{name}'", *, at_key: bool = False,
-    ) -> bool:
-        """Report ``name`` unless it is in ``known``; True when it was unknown."""
-        known = list(known)
-        if name in known:
-            return False
-        text = template.format(what=what, name=name)
-        self.add(loc, f"{prefix}{text}{did_you_mean(name, known)}", at_key=at_key)
-        return True
-
-
-def under_route(route: str, path: str) -> bool:
-    """True when ``path`` is ``route`` or lies below it (segment-wise)."""
-    return path == route or path.startswith(route.rstrip("/") + "/")
 
 
 def check_service(doc: YamlDocument, svc: ServiceDefinition) -> list[Problem]:
@@ -58,6 +29,8 @@ def check_service(doc: YamlDocument, svc: ServiceDefinition) -> list[Problem]:
             if field.type == "ref" and field.entity is not None:
                 loc: Loc = ("entities", ename, "fields", fname, "entity")
                 rep.unknown(loc, "entity", field.entity, svc.entities, f"field '{fname}': ")
+    check_children(rep, svc)
+    check_paths(rep, svc)
     _check_endpoints(rep, svc)
     _check_publishes(rep, svc)
     _check_consumers(rep, svc)
@@ -80,7 +53,7 @@ def _check_guard(
     prefix: str,
 ) -> None:
     for cond in guard.conditions:
-        if rep.unknown(loc, "field", cond.field, fields, prefix):
+        if check_column(rep, loc, cond.field, fields, prefix):
             continue
         values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
         for value in values:
@@ -102,38 +75,22 @@ def _check_enum_value(
         )
 
 
-def _entity_fields(entity: EntityDefinition) -> dict[str, Any]:
-    fields: dict[str, Any] = dict.fromkeys(entity.all_field_names())
-    fields.update(entity.fields)
-    return fields
-
-
 def _check_endpoints(rep: Reporter, svc: ServiceDefinition) -> None:
-    seen: dict[tuple[str, str], str] = {
-        route: f"the {entity} CRUD route" for entity in svc.entities
-        for route in svc.crud_routes(entity)
-    }
     for name, ep in svc.endpoints.items():
         base: Loc = ("endpoints", name)
         prefix = f"endpoint '{name}': "
-        if not under_route(svc.route, ep.path):
-            rep.add((*base, "path"), f"{prefix}path '{ep.path}' is outside the service route"
-                    f" '{svc.route}'")
-        other = seen.setdefault((ep.method, ep.path), f"endpoint '{name}'")
-        if other != f"endpoint '{name}'":
-            rep.add((*base, "path"), f"{prefix}{ep.method} {ep.path} is also {other}")
         if ep.publish is not None:
             rep.unknown((*base, "publish"), "event", ep.publish, svc.publishes, prefix)
         if ep.entity is None or rep.unknown((*base, "entity"), "entity", ep.entity,
                                             svc.entities, prefix):
             continue
-        fields = _entity_fields(svc.entities[ep.entity])
+        fields = entity_fields(svc.entities[ep.entity])
         if ep.guard is not None:
             _check_guard(rep, (*base, "guard"), ep.guard, fields, svc, prefix)
+        declared = dict(svc.entities[ep.entity].fields)
         for fname, value in ep.set_values.items():
             loc = (*base, "set", fname)
-            if not rep.unknown(loc, "field", fname, svc.entities[ep.entity].fields, prefix,
-                               at_key=True):
+            if not check_column(rep, loc, fname, declared, prefix, at_key=True):
                 _check_enum_value(rep, loc, fields[fname], fname, value, prefix)
 
 
@@ -145,19 +102,27 @@ def _check_publishes(rep: Reporter, svc: ServiceDefinition) -> None:
         if event.entity is not None:
             if rep.unknown((*base, "entity"), "entity", event.entity, svc.entities, prefix):
                 continue
-            fields = _entity_fields(svc.entities[event.entity])
+            fields = entity_fields(svc.entities[event.entity])
             for pname, source in event.map.items():
                 rep.unknown((*base, "map", pname), "payload field", pname, event.payload, prefix,
                             at_key=True)
                 rep.unknown((*base, "map", pname), "entity field", source, fields, prefix)
             if event.condition is not None:
                 _check_guard(rep, (*base, "if"), event.condition, fields, svc, prefix)
-            for pname in event.payload:
+            for pname, pfield in event.payload.items():
+                source = event.map.get(pname, pname)
                 if pname not in event.map and pname not in fields:
                     rep.add(
                         (*base, "payload", pname),
                         f"{prefix}payload field '{pname}' is not a field of {event.entity};"
                         " add it to 'map' to say where it comes from",
+                    )
+                elif fields.get(source) is not None and not fields[source].is_column \
+                        and pfield.type != "json":
+                    rep.add(
+                        (*base, "payload", pname),
+                        f"{prefix}payload field '{pname}' takes the child collection '{source}'"
+                        f" of {event.entity}; declare it as json",
                     )
             payload_names = payload_names or list(fields)
         if event.key is not None:
@@ -175,11 +140,12 @@ def _check_consumers(rep: Reporter, svc: ServiceDefinition) -> None:
         ):
             continue
         entity = svc.entities[consumer.entity]
-        fields = _entity_fields(entity)
+        fields = entity_fields(entity)
         for key in ("match", "map"):
             for fname in getattr(consumer, key):
-                rep.unknown((*base, key, fname), "field", fname, fields, prefix, at_key=True)
+                check_column(rep, (*base, key, fname), fname, fields, prefix, at_key=True)
+        declared = dict(entity.fields)
         for fname, value in consumer.set_values.items():
             loc = (*base, "set", fname)
-            if not rep.unknown(loc, "field", fname, entity.fields, prefix, at_key=True):
+            if not check_column(rep, loc, fname, declared, prefix, at_key=True):
                 _check_enum_value(rep, loc, fields[fname], fname, value, prefix)

@@ -72,19 +72,23 @@ def make_backend(name: str) -> StackBackend:
     )
 
 
-async def run_supervisor(root: Path, backend_name: str) -> int:
+async def run_supervisor(
+    root: Path, backend_name: str, allow_destructive: frozenset[str] = frozenset()
+) -> int:
     layout = WorkspaceLayout(root)
     lock = SupervisorLock(layout)
     if not lock.acquire():
         _say(f"another supervisor already runs the workspace at {root}")
         return EXIT_ALREADY_RUNNING
     try:
-        return await _run_locked(layout, backend_name)
+        return await _run_locked(layout, backend_name, allow_destructive)
     finally:
         lock.release()
 
 
-async def _run_locked(layout: WorkspaceLayout, backend_name: str) -> int:
+async def _run_locked(
+    layout: WorkspaceLayout, backend_name: str, allow_destructive: frozenset[str]
+) -> int:
     killed = kill_recorded_children(layout)
     if killed:
         _say(f"stopped {len(killed)} process(es) left by a previous supervisor: {killed}")
@@ -102,17 +106,17 @@ async def _run_locked(layout: WorkspaceLayout, backend_name: str) -> int:
         return EXIT_INVALID
     try:
         backend = make_backend(backend_name)
-        plan = plan_stack(loaded, stack, layout)
+        unknown = sorted(allow_destructive - set(loaded.services))
+        if unknown:
+            raise BackendError(f"--allow-destructive names no service: {', '.join(unknown)}",
+                               hint=f"services: {', '.join(sorted(loaded.services))}")
+        plan = plan_stack(loaded, stack, layout, allow_destructive)
     except BackendError as exc:
         _say(f"{exc}" + (f" — {exc.hint}" if exc.hint else ""))
         return EXIT_START_FAILED
-    write_gateway_config(plan, workspace.name)
+    write_gateway_config(plan, loaded)
     write_editor_schemas(layout.root)
     supervisor = Supervisor(layout, backend, plan)
-    services = [
-        {"name": s.name, "kind": s.kind, "route": s.route, "state": "defined"}
-        for s in loaded.services.values()
-    ]
     stop_requested = asyncio.Event()
     remove_data = False
 
@@ -122,6 +126,11 @@ async def _run_locked(layout: WorkspaceLayout, backend_name: str) -> int:
         stop_requested.set()
 
     def extra() -> dict[str, Any]:
+        services = [
+            {"name": s.name, "kind": s.kind, "version": s.version, "route": s.route,
+             "state": str(supervisor.runtimes[s.name].state)}
+            for s in loaded.services.values() if s.name in supervisor.runtimes
+        ]
         return {"workspace": workspace.name, "root": str(layout.root), "services": services}
 
     start = asyncio.create_task(supervisor.start_all())
@@ -186,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lcdev-supervisor", description=__doc__)
     parser.add_argument("--workspace", type=Path, required=True)
     parser.add_argument("--backend", default="native")
+    parser.add_argument("--allow-destructive", action="append", default=[], metavar="SERVICE")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="[lcdev supervisor] %(message)s")
-    return asyncio.run(run_supervisor(args.workspace.resolve(), args.backend))
+    allowed = frozenset(args.allow_destructive)
+    return asyncio.run(run_supervisor(args.workspace.resolve(), args.backend, allowed))

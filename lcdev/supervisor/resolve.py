@@ -6,17 +6,28 @@ of ports or a port already taken is reported before a single process starts.
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lcdev.backends.base import BackendError, ResolvedComponent
+from lcdev.backends.native.postgres import DATABASE, SUPERUSER
 from lcdev.core.layout import WorkspaceLayout
-from lcdev.definitions import LoadedWorkspace, Problem, load_model
-from lcdev.definitions.stack import StackDefinition, bundled_stacks_dir
+from lcdev.definitions import LoadedWorkspace, Problem, ServiceDefinition, load_model
+from lcdev.definitions.stack import (
+    ComponentDefinition,
+    NativeRecipe,
+    Readiness,
+    StackDefinition,
+    bundled_stacks_dir,
+)
+from lcdev.gateway.config import build_gateway_config, write_config
 from lcdev.supervisor.ports import free_port, port_holder, port_is_free
 
 __all__ = ["PortConflict", "StackPlan", "find_stack_file", "load_stack", "plan_stack"]
+
+
+_SECRET_REF = re.compile(r"\$\{secrets\.([A-Za-z0-9_]+)\}")
 
 
 class PortConflict(BackendError):
@@ -53,49 +64,158 @@ def load_stack(root: Path, name: str) -> tuple[StackDefinition | None, list[Prob
 
 
 def plan_stack(
-    loaded: LoadedWorkspace, stack: StackDefinition, layout: WorkspaceLayout
+    loaded: LoadedWorkspace,
+    stack: StackDefinition,
+    layout: WorkspaceLayout,
+    allow_destructive: frozenset[str] = frozenset(),
 ) -> StackPlan:
-    """Decide ports and directories; raise ``PortConflict`` if a port is taken."""
+    """Decide ports and directories for the stack and the services; raise ``PortConflict``
+    if a port is taken or given twice, ``BackendError`` if services need what the stack lacks."""
     workspace = loaded.workspace
     assert workspace is not None
+    ports = _PortBook()
     components: list[ResolvedComponent] = []
     for name, definition in stack.components.items():
         if definition.port == "workspace":
-            port = workspace.gateway.port
+            port, setting = workspace.gateway.port, "gateway.port"
         else:
-            port = workspace.ports.get(name, definition.port)
+            port, setting = workspace.ports.get(name, definition.port), f"ports.{name}"
+        components.append(
+            ResolvedComponent(
+                name=name, definition=definition, port=ports.take(port, name, setting),
+                data_dir=layout.component_data(name), run_dir=layout.run_dir,
+            )
+        )
+    depends = {name: list(d.depends_on) for name, d in stack.components.items()}
+    infra = {c.name: c for c in components}
+    for service in loaded.services.values():
+        if service.name in infra:
+            raise BackendError(
+                f"service '{service.name}' has the name of a stack component",
+                hint="rename the service (its folder and `name:`)",
+            )
+        component = _service_component(service, loaded, layout, infra, ports)
+        if service.name in allow_destructive:
+            component.args.append("--allow-destructive")
+        components.append(component)
+        depends[service.name] = list(component.definition.depends_on)
+    routes: list[dict[str, object]] = [
+        {"service": c.name, "prefix": loaded.services[c.name].route,
+         "upstream": f"http://{c.host}:{c.port}"}
+        for c in components if c.kind == "service"
+    ]
+    return StackPlan(components=components, depends_on=depends, routes=routes)
+
+
+class _PortBook:
+    """Ports decided so far: a port given twice or taken by another program is refused."""
+
+    def __init__(self) -> None:
+        self._owners: dict[int, str] = {}
+
+    def take(self, port: int, name: str, setting: str) -> int:
         if port == 0:
             port = free_port()
+            while port in self._owners:
+                port = free_port()
+        elif port in self._owners:
+            raise PortConflict(
+                f"port {port} is given to both {self._owners[port]} and {name}",
+                hint=f"change {setting} in lcdev.yaml (0 picks a free port)",
+            )
         elif not port_is_free(port):
             holder = port_holder(port)
             by = f" by {holder}" if holder else ""
-            setting = "gateway.port" if definition.port == "workspace" else f"ports.{name}"
             raise PortConflict(
                 f"port {port} for {name} is already in use{by}",
                 hint=f"stop that program, or set {setting} in lcdev.yaml (0 picks a free port)",
             )
-        components.append(
-            ResolvedComponent(
-                name=name,
-                definition=definition,
-                port=port,
-                data_dir=layout.component_data(name),
-                run_dir=layout.run_dir,
-            )
+        self._owners[port] = name
+        return port
+
+
+def _service_component(
+    service: ServiceDefinition,
+    loaded: LoadedWorkspace,
+    layout: WorkspaceLayout,
+    infra: dict[str, ResolvedComponent],
+    ports: _PortBook,
+) -> ResolvedComponent:
+    folder = loaded.service_dirs.get(service.name, layout.root / "services" / service.name)
+    if service.kind == "process":
+        return _process_component(service, loaded, layout, folder, ports)
+    missing = [name for name in ("postgres", "kafka") if name not in infra]
+    if missing:
+        raise BackendError(
+            f"low-code service '{service.name}' needs the stack components {missing}",
+            hint="use a stack with postgres and kafka (stacks/default.yaml)",
         )
-    routes: list[dict[str, object]] = [
-        {"service": service.name, "prefix": service.route, "upstream": None}
-        for service in loaded.services.values()
+    port = ports.take(0, service.name, f"services/{service.name}")
+    postgres, kafka = infra["postgres"], infra["kafka"]
+    definition = ComponentDefinition(
+        description=service.description or "",
+        port=port,
+        depends_on=["postgres", "kafka"],
+        readiness=Readiness(probe="http", path=f"{service.route}/_lcdev/health", timeout=60),
+        native=NativeRecipe(driver="lowcode"),
+    )
+    args = [
+        "--workspace", str(layout.root), "--service", service.name,
+        "--host", "127.0.0.1", "--port", str(port),
+        "--dsn", f"postgresql://{SUPERUSER}@{postgres.host}:{postgres.port}/{DATABASE}",
+        "--kafka", f"{kafka.host}:{kafka.port}",
     ]
-    depends = {name: list(d.depends_on) for name, d in stack.components.items()}
-    return StackPlan(components=components, depends_on=depends, routes=routes)
+    return ResolvedComponent(
+        name=service.name, definition=definition, port=port,
+        data_dir=layout.component_data(service.name), run_dir=layout.run_dir,
+        args=args, cwd=folder, kind="service",
+    )
 
 
-def write_gateway_config(plan: StackPlan, workspace_name: str) -> None:
-    """The gateway reads its routes from ``run/gateway.json`` (data, not code)."""
+def _process_component(
+    service: ServiceDefinition,
+    loaded: LoadedWorkspace,
+    layout: WorkspaceLayout,
+    folder: Path,
+    ports: _PortBook,
+) -> ResolvedComponent:
+    spec = service.process
+    assert spec is not None
+    port = ports.take(spec.port or 0, service.name, f"process.port of {service.name}")
+    secrets = loaded.workspace.secrets if loaded.workspace else {}
+    env = {"PORT": str(port)}
+    for key, value in spec.env.items():
+        env[key] = _SECRET_REF.sub(
+            lambda m: (secrets[m.group(1)].resolve(layout.root) or "")
+            if m.group(1) in secrets else m.group(0),
+            value,
+        )
+    readiness = (
+        Readiness(probe="http", path=spec.health, timeout=60)
+        if spec.health else Readiness(probe="tcp", timeout=60)
+    )
+    definition = ComponentDefinition(
+        description=service.description or "", port=port, readiness=readiness,
+        native=NativeRecipe(driver="command", command=list(spec.command)),
+    )
+    return ResolvedComponent(
+        name=service.name, definition=definition, port=port,
+        data_dir=layout.component_data(service.name), run_dir=layout.run_dir,
+        env=env, cwd=(folder / spec.cwd).resolve(), kind="service",
+    )
+
+
+def write_gateway_config(plan: StackPlan, loaded: LoadedWorkspace) -> None:
+    """The gateway reads its routes and policies from ``run/gateway.json`` (data, not code;
+    written atomically, and re-read by the gateway when it changes)."""
+    assert loaded.workspace is not None
+    upstreams: dict[str, str | None] = {
+        str(route["service"]): str(route["upstream"]) for route in plan.routes
+    }
     for component in plan.components:
         if component.definition.native.module == "lcdev.gateway":
-            config = {"workspace": workspace_name, "routes": plan.routes}
-            path = component.run_dir / f"{component.name}.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(config, indent=2))
+            config = build_gateway_config(
+                loaded.workspace, loaded.services, upstreams, loaded.root,
+                public_url=f"http://{component.host}:{component.port}",
+            )
+            write_config(component.run_dir / f"{component.name}.json", config)

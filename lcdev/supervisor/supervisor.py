@@ -69,6 +69,7 @@ class ComponentRuntime:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.component.name,
+            "kind": self.component.kind,
             "state": str(self.state),
             "ident": self.handle.ident if self.handle and not self.handle.exited() else None,
             "pid": self.handle.pid if self.handle and not self.handle.exited() else None,

@@ -19,7 +19,8 @@ COMMANDS = sorted(
 
 
 def test_every_expected_command_is_registered() -> None:
-    assert COMMANDS == ["doctor", "down", "init", "logs", "schema", "status", "up", "validate"]
+    assert COMMANDS == [
+        "doctor", "down", "init", "logs", "schema", "status", "token", "up", "validate"]
 
 
 def test_top_level_help_lists_every_command() -> None:

@@ -18,7 +18,7 @@ def test_shop_template_creates_a_valid_workspace(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert result.stdout == ""
     message = flat(result.stderr)
-    assert f"✓ created workspace 'shop' in {root} (6 files, template shop)" in message
+    assert f"✓ created workspace 'shop' in {root} (7 files, template shop)" in message
     assert f"next: cd {root} && lcdev up" in message
     assert sorted(p.name for p in (root / "services").iterdir()) == SHOP_SERVICES
     assert (root / "services" / "orders" / "service.yaml").is_file()

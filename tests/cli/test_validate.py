@@ -14,8 +14,8 @@ import pytest
 from tests.cli.conftest import flat, lcdev
 
 ORDERS = Path("services/orders/service.yaml")
-GOOD_LINE = "quantity: {type: integer, min: 1, required: true}"
-BAD_LINE = "quantity: {type: intger, min: 1, required: true}"
+GOOD_LINE = "quantity: {type: integer, min: 1, max: 1000, required: true}"
+BAD_LINE = "quantity: {type: intger, min: 1, max: 1000, required: true}"
 
 
 def _break_orders(root: Path) -> tuple[int, int]:

@@ -30,11 +30,11 @@ def test_endpoint_guard_set_and_publish(shop: Path) -> None:
     edit(shop / ORDERS, "set: {status: cancelled}", "set: {status: canceled, note: x}")
     edit(shop / ORDERS, "publish: OrderCancelled", "publish: OrderCanceled")
     assert problems(shop) == [
-        f"{ORDERS}:33:12: endpoint 'cancel': unknown field 'state' (did you mean 'status'?)",
-        f"{ORDERS}:34:19: endpoint 'cancel': 'canceled' is not a value of field 'status'"
+        f"{ORDERS}:32:12: endpoint 'cancel': unknown field 'state' (did you mean 'status'?)",
+        f"{ORDERS}:33:19: endpoint 'cancel': 'canceled' is not a value of field 'status'"
         " (new, paid, rejected, cancelled) (did you mean 'cancelled'?)",
-        f"{ORDERS}:34:29: endpoint 'cancel': unknown field 'note'",
-        f"{ORDERS}:35:14: endpoint 'cancel': unknown event 'OrderCanceled'"
+        f"{ORDERS}:33:29: endpoint 'cancel': unknown field 'note'",
+        f"{ORDERS}:34:14: endpoint 'cancel': unknown event 'OrderCanceled'"
         " (did you mean 'OrderCancelled'?)",
     ]
 
@@ -42,7 +42,7 @@ def test_endpoint_guard_set_and_publish(shop: Path) -> None:
 def test_guard_value_must_be_an_enum_value(shop: Path) -> None:
     edit(shop / ORDERS, "guard: status in [new]", "guard: status in [nwe]")
     assert problems(shop) == [
-        f"{ORDERS}:33:12: endpoint 'cancel': 'nwe' is not a value of field 'status'"
+        f"{ORDERS}:32:12: endpoint 'cancel': 'nwe' is not a value of field 'status'"
         " (new, paid, rejected, cancelled) (did you mean 'new'?)"
     ]
 
@@ -121,7 +121,7 @@ def test_consumer_entity_fields_and_payload_fields(shop: Path) -> None:
 def test_consumer_calls_unknown_endpoint(shop: Path) -> None:
     edit(shop / INVENTORY, "endpoint: reserve\n", "endpoint: reserv\n")
     assert problems(shop) == [
-        f"{INVENTORY}:57:15: consumer of 'OrderPlaced': unknown endpoint 'reserv'"
+        f"{INVENTORY}:63:15: consumer of 'OrderPlaced': unknown endpoint 'reserv'"
         " (did you mean 'reserve'?)"
     ]
 
@@ -132,10 +132,10 @@ def test_published_event_mapping(shop: Path) -> None:
          "    key: order\n    map: {order_id: ident}\n    payload:\n"
          "      order_id: uuid!\n      buyer: uuid\n      customer_id")
     assert problems(shop) == [
-        f"{ORDERS}:42:10: event 'OrderPlaced': unknown payload field 'order'"
+        f"{ORDERS}:41:10: event 'OrderPlaced': unknown payload field 'order'"
         " (did you mean 'order_id'?)",
-        f"{ORDERS}:43:21: event 'OrderPlaced': unknown entity field 'ident'",
-        f"{ORDERS}:46:14: event 'OrderPlaced': payload field 'buyer' is not a field of Order;"
+        f"{ORDERS}:42:21: event 'OrderPlaced': unknown entity field 'ident'",
+        f"{ORDERS}:45:14: event 'OrderPlaced': payload field 'buyer' is not a field of Order;"
         " add it to 'map' to say where it comes from",
     ]
 
@@ -143,7 +143,7 @@ def test_published_event_mapping(shop: Path) -> None:
 def test_undefined_workspace_secret(shop: Path) -> None:
     edit(shop / ORDERS, "secret: jwt_dev_key", "secret: jwt_key")
     assert problems(shop) == [
-        f"{ORDERS}:81:29: secret 'jwt_key' is not defined in the secrets of lcdev.yaml"
+        f"{ORDERS}:80:29: secret 'jwt_key' is not defined in the secrets of lcdev.yaml"
         " (did you mean 'jwt_dev_key'?)"
     ]
 

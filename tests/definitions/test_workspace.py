@@ -72,7 +72,7 @@ def test_problems_across_files_are_sorted_and_bad_services_left_out(
     loaded = load_workspace(shop)
     assert [str(p) for p in loaded.problems] == [
         "lcdev.yaml:5:9: expected an integer, found 'eighty' (a string)",
-        "services/orders/service.yaml:15:15: field 'reason': unknown type 'txt'"
+        "services/orders/service.yaml:14:15: field 'reason': unknown type 'txt'"
         " (did you mean 'text'?)",
         "services/payments/service.yaml:3:10: expected a semantic version like '1.2.0', found"
         " 1.0 (a number); write three parts or quote it",
@@ -166,24 +166,4 @@ def test_kind_consistency(write: Writer, tmp_path: Path) -> None:
         " 'process'",
         "services/c/service.yaml:2:1: 'process' is only for kind 'process' (add 'kind:"
         " process')",
-    ]
-
-
-def test_collection_paths_and_crud_routes(shop: Path) -> None:
-    services = load_workspace(shop).services
-    orders, inventory = services["orders"], services["inventory"]
-    assert orders.collection_path("Order") == "/orders"
-    assert orders.collection_path("OrderLine") == "/orders/order-lines"
-    assert inventory.collection_path("Stock") == "/inventory/stocks"
-    assert orders.crud_routes("OrderLine") == [
-        ("GET", "/orders/order-lines"), ("GET", "/orders/order-lines/{id}")]
-
-
-def test_endpoint_clashing_with_crud_route(shop: Path) -> None:
-    edit(shop / "services/orders/service.yaml", "path: /orders/{id}/cancel\n",
-         "path: /orders/{id}\n")
-    edit(shop / "services/orders/service.yaml", "method: POST\n", "method: PATCH\n")
-    assert [str(p) for p in load_workspace(shop).problems] == [
-        "services/orders/service.yaml:31:11: endpoint 'cancel': PATCH /orders/{id} is also"
-        " the Order CRUD route"
     ]

@@ -70,7 +70,8 @@ def test_up_status_use_down_keeps_data_and_down_v_wipes_it(shop: Path) -> None:
 
     components = _components(shop)
     assert {n: c["state"] for n, c in components.items()} == {
-        "postgres": "healthy", "kafka": "healthy", "gateway": "healthy"}
+        name: "healthy" for name in (
+            "postgres", "kafka", "gateway", "orders", "payments", "inventory", "notifications")}
     assert all(psutil.pid_exists(c["pid"]) for c in components.values())
     pg_url = components["postgres"]["url"]
     asyncio.run(_sql(pg_url, "CREATE TABLE kept (id int); INSERT INTO kept VALUES (42)"))
@@ -80,11 +81,13 @@ def test_up_status_use_down_keeps_data_and_down_v_wipes_it(shop: Path) -> None:
 
     gateway = status_json(shop)["gateway_url"]
     assert httpx.get(f"{gateway}/_lcdev/health").status_code == 200
-    routed = httpx.get(f"{gateway}/orders/orders")
-    assert routed.status_code == 503
-    assert routed.headers["content-type"] == "application/problem+json"
-    assert routed.json()["service"] == "orders"
-    assert routed.headers["x-request-id"]
+    anonymous = httpx.get(f"{gateway}/orders/orders")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    assert anonymous.headers["x-request-id"]
+    stock = httpx.get(f"{gateway}/inventory/stocks", params={"sku": "SKU-1"})
+    assert stock.status_code == 200
+    assert stock.json()["items"][0]["available"] == 100
     assert httpx.get(f"{gateway}/nowhere").status_code == 404
 
     again = run_lcdev("up", "-d", "-w", str(shop))

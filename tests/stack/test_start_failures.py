@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import run_lcdev
+from tests.conftest import make_workspace, run_lcdev
 
 pytestmark = pytest.mark.stack
 
@@ -64,18 +64,19 @@ components:
 """
 
 
-def test_component_never_ready_times_out_with_its_last_lines(shop: Path) -> None:
-    (shop / "stacks").mkdir()
-    (shop / "stacks" / "slow.yaml").write_text(STACK_NEVER_READY)
-    text = (shop / "lcdev.yaml").read_text().replace("stack: default", "stack: slow")
-    (shop / "lcdev.yaml").write_text(text)
+def test_component_never_ready_times_out_with_its_last_lines(open_tmp: Path) -> None:
+    root = make_workspace(open_tmp, template="blank", name="slow")
+    (root / "stacks").mkdir()
+    (root / "stacks" / "slow.yaml").write_text(STACK_NEVER_READY)
+    text = (root / "lcdev.yaml").read_text().replace("stack: default", "stack: slow")
+    (root / "lcdev.yaml").write_text(text)
     started = time.monotonic()
-    result = run_lcdev("up", "-d", "-w", str(shop))
+    result = run_lcdev("up", "-d", "-w", str(root))
     assert result.returncode == 1
     assert time.monotonic() - started < 15
     assert "slowpoke: not ready after 1s" in result.stderr
     assert "booting slowly" in result.stderr
-    _nothing_left(shop)
+    _nothing_left(root)
 
 
 def test_invalid_definitions_start_nothing(shop: Path) -> None:

@@ -103,7 +103,7 @@ class NativeBackend(StackBackend):
                 "--storage-engine", "memory://tansu/",
             ]
         if native.driver == "lowcode":
-            return [sys.executable, "-m", RUNTIME_MAIN, *component.args]
+            return [sys.executable, "-m", "lcdev.runtime", *component.args]
         if native.driver == "python":
             return [
                 sys.executable, "-m", native.module or "",

@@ -32,6 +32,15 @@ _PR_SET_PDEATHSIG = 1
 
 def _child_main(module: str, argv: list[str], env: dict[str, str], output: socket.socket) -> None:
     """Runs in the forked child: own session, output to the supervisor, then ``main(argv)``."""
+    # multiprocessing hands every child the write end of the fork server's "alive" pipe; while
+    # a child holds it, the fork server never sees its parent (the supervisor) die, so it and
+    # the children would outlive a killed supervisor. The child does not need it: close it.
+    from multiprocessing import forkserver
+
+    alive_fd = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_alive_fd", None)
+    if isinstance(alive_fd, int):
+        with contextlib.suppress(OSError):
+            os.close(alive_fd)
     os.setsid()
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -17,6 +17,7 @@ from lcdev.supervisor.records import read_supervisor_record, wait_for_exit
 __all__ = ["up"]
 
 EXIT_INVALID_DEFINITIONS = 2  # lcdev.supervisor.main.EXIT_INVALID
+EXIT_INTERRUPTED = 130
 
 
 def up(
@@ -24,6 +25,10 @@ def up(
                       help="Return once everything is healthy; the stack keeps running.")] = False,
     backend: Annotated[str, typer.Option(
         help="auto (Docker when an engine answers, else native), native or docker.")] = "auto",
+    allow_destructive: Annotated[list[str] | None, typer.Option(
+        "--allow-destructive", metavar="SERVICE",
+        help="Let this service's migration drop or narrow columns and tables (repeatable). "
+             "Data in them is lost.")] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Start PostgreSQL, Kafka and the gateway for the workspace, watched by a supervisor.
@@ -53,9 +58,13 @@ def up(
     output.info(f"[bold]{root.name}[/]: starting on the {choice.name} backend ({choice.reason})")
     # The supervisor validates the definitions first; with errors it starts nothing and exits
     # with EXIT_INVALID_DEFINITIONS, and its report is what the user sees.
-    process = spawn_supervisor(root, choice.name)
+    process = spawn_supervisor(root, choice.name, tuple(allow_destructive or ()))
     try:
         client = wait_for_control(root, process)
+    except KeyboardInterrupt:
+        process.terminate()  # the supervisor stops whatever it started, then exits
+        process.wait(timeout=60)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except SupervisorStartFailed as exc:
         if exc.exit_code == EXIT_INVALID_DEFINITIONS:
             output.print_problems(str(exc).splitlines())
@@ -63,18 +72,24 @@ def up(
                   "fix them (`lcdev validate` lists them again)")
         abort(f"the supervisor could not start:\n{exc}",
               f"its log is {layout.supervisor_log}")
-    if not _follow_start(client):
-        record = read_supervisor_record(layout)
-        if record is not None:
-            wait_for_exit(record.pid, timeout=30)  # it is stopping what it started
-        raise typer.Exit(EXIT_FAILED)
-    if detach:
-        output.info("running in the background; `lcdev status`, `lcdev logs -f`, `lcdev down`")
-        return
-    _stream_until_interrupted(client)
+    code = 0
+    try:
+        if not _follow_start(client):
+            code = EXIT_FAILED
+        elif detach:
+            output.info("running in the background; `lcdev status`, `lcdev logs -f`, "
+                        "`lcdev down`")
+            return
+        else:
+            code = _stream_logs(client)
+    except KeyboardInterrupt:
+        output.info("")
+        _stop(client)
     record = read_supervisor_record(layout)
     if record is not None:
-        wait_for_exit(record.pid, timeout=30)
+        wait_for_exit(record.pid, timeout=60)  # it is stopping what it started
+    if code:
+        raise typer.Exit(code)
 
 
 def _follow_start(client: SupervisorClient) -> bool:
@@ -89,27 +104,29 @@ def _follow_start(client: SupervisorClient) -> bool:
     return False
 
 
-def _stream_until_interrupted(client: SupervisorClient) -> None:
-    output.info("[dim]streaming logs — Ctrl-C stops everything[/]")
+def _stream_logs(client: SupervisorClient) -> int:
+    """Stream logs and events until the stack stops; Ctrl-C reaches the caller."""
     started = time.time()
-    try:
-        for event in client.events(logs=True, follow=True):
-            if event.at < started:
-                continue
-            if isinstance(event, LogLineEmitted):
-                output.print_log_line(event)
-            else:
-                output.print_event(event)
-            if isinstance(event, StackStopped):
-                return
-        output.fail("the supervisor went away", "see .lcdev/logs/supervisor.log")
-        raise typer.Exit(EXIT_FAILED)
-    except KeyboardInterrupt:
-        output.info("")
-        stopping = time.time()
-        client.shutdown()
-        for event in client.events(logs=False, follow=True):
-            if event.at >= stopping:
-                output.print_event(event)
-            if isinstance(event, StackStopped):
-                break
+    output.info("[dim]streaming logs — Ctrl-C stops everything[/]")
+    for event in client.events(logs=True, follow=True):
+        if event.at < started:
+            continue
+        if isinstance(event, LogLineEmitted):
+            output.print_log_line(event)
+        else:
+            output.print_event(event)
+        if isinstance(event, StackStopped):
+            return 0
+    output.fail("the supervisor went away", "see .lcdev/logs/supervisor.log")
+    return EXIT_FAILED
+
+
+def _stop(client: SupervisorClient) -> None:
+    """Ask the supervisor to stop everything and show it happening."""
+    stopping = time.time()
+    client.shutdown()
+    for event in client.events(logs=False, follow=True):
+        if event.at >= stopping:
+            output.print_event(event)
+        if isinstance(event, StackStopped):
+            break

@@ -1,0 +1,67 @@
+"""``lcdev token``: a development JWT for calling the workspace's APIs through the gateway."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from lcdev.cli import output
+from lcdev.cli.common import EXIT_USAGE, WorkspaceOption, abort, resolve_root
+
+if TYPE_CHECKING:
+    from lcdev.definitions import LoadedWorkspace
+
+__all__ = ["token"]
+
+
+def token(
+    subject: Annotated[str, typer.Option("--sub", help="The token's subject (sub claim).")
+                       ] = "dev-user",
+    ttl: Annotated[int, typer.Option(min=1, help="Lifetime in seconds.")] = 3600,
+    secret: Annotated[str | None, typer.Option(
+        help="Workspace secret holding the HS256 key (default: the one services use).")
+    ] = None,
+    claim: Annotated[list[str] | None, typer.Option(
+        help="Extra claim as key=value (repeatable).")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Print a JWT signed with the workspace's development key, for curl and tests:
+
+        curl -H "Authorization: Bearer $(lcdev token)" http://127.0.0.1:8800/orders/orders
+    """
+    import jwt
+
+    from lcdev.definitions import load_workspace
+
+    root = resolve_root(workspace)
+    loaded = load_workspace(root)
+    if loaded.workspace is None:
+        abort("lcdev.yaml is not valid; `lcdev validate` says why", code=EXIT_USAGE)
+    name = secret or _secret_used_by_services(loaded)
+    if name is None:
+        abort("no service uses JWT auth with a workspace secret",
+              "pass --secret NAME (a secret from lcdev.yaml)", EXIT_USAGE)
+    ref = loaded.workspace.secrets.get(name)
+    key = ref.resolve(root) if ref is not None else None
+    if not key:
+        abort(f"secret '{name}' is not defined or has no value",
+              "define it under `secrets:` in lcdev.yaml (env, file or default)", EXIT_USAGE)
+    now = int(time.time())
+    claims: dict[str, object] = {"sub": subject, "iat": now, "exp": now + ttl}
+    for item in claim or []:
+        key_name, sep, value = item.partition("=")
+        if not sep:
+            abort(f"--claim {item!r} is not key=value", code=EXIT_USAGE)
+        claims[key_name] = value
+    output.console.out(jwt.encode(claims, key, algorithm="HS256"), highlight=False)
+
+
+def _secret_used_by_services(loaded: LoadedWorkspace) -> str | None:
+    for service in loaded.services.values():
+        policies = [service.gateway.auth, *(r.auth for r in service.gateway.routes)]
+        for auth in policies:
+            if auth is not None and auth.type == "jwt" and auth.secret:
+                return auth.secret
+    return None

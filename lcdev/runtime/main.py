@@ -1,0 +1,78 @@
+"""Serve one low-code service: ``python -m lcdev.runtime --workspace DIR --service NAME ...``.
+
+The supervisor starts this (forked from a preloaded parent, or as a plain process). Exit codes:
+0 stopped, 2 the definitions are invalid, 3 a destructive migration was refused, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from lcdev.definitions import load_workspace
+from lcdev.runtime.data import DestructiveChangeRefused
+from lcdev.runtime.service import RuntimeOptions, ServiceRuntime
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lcdev-runtime", description=__doc__)
+    parser.add_argument("--workspace", type=Path, required=True)
+    parser.add_argument("--service", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--dsn", required=True)
+    parser.add_argument("--kafka", required=True, help="bootstrap servers host:port")
+    parser.add_argument("--allow-destructive", action="store_true")
+    return parser
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: ``serve`` installs ours."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Any:
+        yield
+
+
+async def serve(args: argparse.Namespace) -> int:
+    loaded = load_workspace(args.workspace.resolve())
+    if args.service not in loaded.services:
+        for problem in loaded.problems:
+            sys.stderr.write(f"{problem.relative_to(loaded.root)}\n")
+        sys.stderr.write(f"service '{args.service}' has no valid definition\n")
+        return 2
+    runtime = ServiceRuntime(
+        loaded, args.service,
+        RuntimeOptions(dsn=args.dsn, bootstrap=args.kafka,
+                       allow_destructive=args.allow_destructive),
+    )
+    try:
+        app = await runtime.start()
+    except DestructiveChangeRefused as exc:
+        sys.stderr.write(f"{exc}\n")
+        await runtime.stop()
+        return 3
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                            access_log=False, lifespan="off")
+    server = _Server(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+    try:
+        await server.serve()
+    finally:
+        await runtime.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return asyncio.run(serve(_parser().parse_args(argv)))
