@@ -28,6 +28,9 @@ __all__ = ["RUNTIME_MAIN", "NativeBackend"]
 
 RUNTIME_MAIN = "lcdev.runtime.main"
 """The module whose ``main(argv)`` serves one low-code service."""
+MIGRATION_MODULES = ("lcdev.runtime.data.schema", "lcdev.runtime.data.migrate_plan",
+                     "lcdev.runtime.data.migrate_apply")
+"""Imported by a service only when its schema must change (SQLAlchemy, Alembic)."""
 
 
 def _use_fork_server() -> bool:
@@ -59,11 +62,23 @@ class NativeBackend(StackBackend):
         return self._forks
 
     async def warm_up(self, components: list[ResolvedComponent]) -> None:
-        """Start slow shared parts early (the fork server) when components will need them."""
-        if _use_fork_server() and any(
+        """Start slow shared parts early (the fork server) when components will need them.
+
+        On a fresh database every service will create its tables, so the fork server also
+        preloads SQLAlchemy and Alembic once instead of each service importing them."""
+        if not _use_fork_server() or not any(
             c.definition.native.driver == "lowcode" for c in components
         ):
-            await self.forks.warm_up()
+            return
+        fresh = any(
+            c.definition.native.driver == "postgres" and not (c.data_dir / "PG_VERSION").exists()
+            for c in components
+        )
+        if self._forks is None:
+            self._forks = ServiceForkServer(
+                preload=[RUNTIME_MAIN, *(MIGRATION_MODULES if fresh else ())]
+            )
+        await self.forks.warm_up()
 
     @property
     def postgres(self) -> PostgresRecipe:

@@ -9,8 +9,10 @@ connections: this is a development database.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import pwd
+import shutil
 import signal
 import stat
 from pathlib import Path
@@ -92,6 +94,16 @@ class PostgresRecipe:
                 )
             os.chown(data, uid or 0, gid or 0)
         data.chmod(0o700)
+        template = self._template_dir()
+        if template is not None and (template / "PG_VERSION").exists():
+            await asyncio.to_thread(self._copy_cluster, template, data)
+            return
+        await self._initdb(data)
+        if template is not None:
+            await asyncio.to_thread(self._keep_template, data, template)
+
+    async def _initdb(self, data: Path) -> None:
+        uid, gid = self._ids()
         process = await asyncio.create_subprocess_exec(
             str(self.bin_dir / "initdb"),
             "-D", str(data), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8",
@@ -108,6 +120,40 @@ class PostgresRecipe:
                 + output.decode(errors="replace").strip()[-2000:],
                 hint=f"remove {data} (`lcdev down -v`) and try again",
             )
+
+    def _template_dir(self) -> Path | None:
+        """A pristine cluster made by this exact server build, kept in the user's cache so a
+        fresh data dir (a new workspace, `down -v`) is a copy instead of a ~1 s initdb.
+        ``LCDEV_PG_TEMPLATES=0`` turns it off."""
+        if os.environ.get("LCDEV_PG_TEMPLATES", "1") == "0":
+            return None
+        server = (self.bin_dir / "postgres").resolve()
+        info = server.stat()
+        key = hashlib.sha256(
+            f"{server}|{info.st_size}|{info.st_mtime_ns}|{SUPERUSER}|C|UTF8".encode()
+        ).hexdigest()[:16]
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        return cache / "lcdev" / "pg-templates" / key
+
+    def _copy_cluster(self, source: Path, data: Path) -> None:
+        shutil.copytree(source, data, symlinks=True, dirs_exist_ok=True)
+        uid, gid = self._ids()
+        if uid is not None:
+            for folder, dirs, files in os.walk(data):
+                os.chown(folder, uid, gid or 0)
+                for name in [*dirs, *files]:
+                    os.chown(os.path.join(folder, name), uid, gid or 0, follow_symlinks=False)
+        data.chmod(0o700)
+
+    def _keep_template(self, data: Path, template: Path) -> None:
+        """Copy the just-made cluster into the cache (best effort: a failure only costs speed)."""
+        partial = template.with_name(f"{template.name}.{os.getpid()}.tmp")
+        try:
+            template.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(data, partial, symlinks=True)
+            os.replace(partial, template)
+        except OSError:
+            shutil.rmtree(partial, ignore_errors=True)
 
     def _check_version(self, data: Path) -> None:
         existing = (data / "PG_VERSION").read_text().strip()

@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from collections.abc import Mapping
@@ -32,7 +31,7 @@ from lcdev.runtime.events.actions import ConsumerActions
 from lcdev.runtime.events.conditions import resolve_settings
 from lcdev.runtime.events.handling import RecordHandler, record_id
 from lcdev.runtime.events.listen import Listener
-from lcdev.runtime.events.retry import Backoff, RetryPolicy
+from lcdev.runtime.events.retry import Backoff, RetryPolicy, stop_task, stopping, wait_event
 from lcdev.runtime.events.subscriptions import Producers, Subscription, subscriptions
 from lcdev.runtime.events.tables import EventTables
 from lcdev.runtime.events.wire import EVENTS_CHANNEL, REPLAY_PREFIX, EnvelopeError, decode_envelope
@@ -97,9 +96,7 @@ class EventConsumers:
         """Stop consuming; a record being applied is rolled back and read again next time."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
         await self._listener.close()
         await self._disconnect()
 
@@ -112,22 +109,26 @@ class EventConsumers:
 
     async def _run(self) -> None:
         backoff = Backoff()
-        while True:
+        while not stopping():
             try:
                 await self._listener.ensure()
                 async with asyncio.timeout(_KAFKA_STEP_TIMEOUT * 2):
                     await self._connect()
                 backoff.reset()
                 await self._consume()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # offsets are in the database: reconnecting loses nothing
-                delay = backoff.next()
-                if backoff.failures in (1, 4) or backoff.failures % 32 == 0:
-                    log.warning("%s: consumers cannot read yet (%s: %s); retrying in %.2fs",
-                                self.service.name, type(exc).__name__, exc, delay)
-                await self._disconnect()
-                await asyncio.sleep(delay)
+            except (Exception, asyncio.CancelledError) as exc:  # offsets are in the database
+                if isinstance(exc, asyncio.CancelledError) and stopping():
+                    raise
+                await self._failed(backoff, exc)
+
+    async def _failed(self, backoff: Backoff, exc: BaseException) -> None:
+        """Log (not every time), drop the clients and wait before reconnecting."""
+        delay = backoff.next()
+        if backoff.failures in (1, 4) or backoff.failures % 32 == 0:
+            log.warning("%s: consumers cannot read yet (%s: %s); retrying in %.2fs",
+                        self.service.name, type(exc).__name__, exc, delay)
+        await self._disconnect()
+        await asyncio.sleep(delay)
 
     async def _connect(self) -> None:
         consumer = kafka.make_consumer(self.bootstrap, client_id=f"lcdev-{self.service.name}")
@@ -167,10 +168,9 @@ class EventConsumers:
         next_check = loop.time() + self.idle_poll
         next_verify = loop.time() + self.verify_interval
         paused, empty = False, 0
-        while True:
+        while not stopping():
             if paused:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(0.0, next_check - loop.time()))
+                await wait_event(self._wake, next_check - loop.time())
                 self._consumer.resume(*partitions)
                 paused, empty = False, 0
             self._wake.clear()

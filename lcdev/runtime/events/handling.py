@@ -37,7 +37,7 @@ from lcdev.definitions import ConsumedEvent
 from lcdev.runtime.events.actions import ConsumerActions
 from lcdev.runtime.events.conditions import condition_holds
 from lcdev.runtime.events.errors import ActionRejected
-from lcdev.runtime.events.retry import Backoff, RetryPolicy
+from lcdev.runtime.events.retry import Backoff, RetryPolicy, stopping
 from lcdev.runtime.events.schema import check_payload
 from lcdev.runtime.events.subscriptions import Subscription
 from lcdev.runtime.events.tables import EventTables
@@ -201,9 +201,9 @@ class RecordHandler:
                     await conn.execute(self._offset, record.topic, record.partition,
                                        record.offset + 1)
                 break
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the record must not be lost: wait until it can be stored
+            except (Exception, asyncio.CancelledError) as exc:  # the record must not be lost
+                if isinstance(exc, asyncio.CancelledError) and stopping():
+                    raise
                 await self._wait_for_database(backoff, exc)
         log.warning("%s offset %d dead-lettered: %s", record.topic, record.offset, reason)
         return "dead_lettered"

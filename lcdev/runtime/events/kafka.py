@@ -10,13 +10,14 @@ time any client asks for its metadata.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
+
+from lcdev.runtime.events.retry import stopping
 
 __all__ = [
     "REQUEST_TIMEOUT_MS",
@@ -116,8 +117,13 @@ async def close_quietly(*clients: Any) -> None:
     for client in clients:
         if client is None:
             continue
-        with contextlib.suppress(Exception):
+        try:
             if isinstance(client, AIOKafkaAdminClient):
                 await client.close()
             else:
                 await client.stop()
+        except asyncio.CancelledError:
+            if stopping():
+                raise
+        except Exception:  # a client of a dead broker cannot do better
+            pass

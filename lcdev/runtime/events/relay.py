@@ -19,19 +19,19 @@ them when the broker comes back empty.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterable
 from typing import Any
 
 import orjson
+from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
 from lcdev.definitions import ServiceDefinition
 from lcdev.runtime.events import kafka
 from lcdev.runtime.events.listen import Listener
-from lcdev.runtime.events.retry import Backoff
+from lcdev.runtime.events.retry import Backoff, stop_task, stopping, wait_event
 from lcdev.runtime.events.tables import EventTables
 from lcdev.runtime.events.wire import (
     EVENTS_CHANNEL,
@@ -98,9 +98,7 @@ class OutboxRelay:
         """Stop publishing; a batch being sent is rolled back and sent again on next start."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
         await self._listener.close()
         await self._disconnect()
 
@@ -128,7 +126,7 @@ class OutboxRelay:
         loop = asyncio.get_running_loop()
         backoff = Backoff()
         next_check = next_cleanup = 0.0
-        while True:
+        while not stopping():
             self._wake.clear()
             try:
                 if await self._listener.ensure():
@@ -146,9 +144,9 @@ class OutboxRelay:
                     await self._cleanup()
                     next_cleanup = loop.time() + self.cleanup_interval
                 backoff.reset()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # keep going: nothing is lost, rows stay in the outbox
+            except (Exception, asyncio.CancelledError) as exc:  # nothing is lost: rows wait
+                if isinstance(exc, asyncio.CancelledError) and stopping():
+                    raise
                 delay = backoff.next()
                 if backoff.failures in (1, 4) or backoff.failures % 32 == 0:
                     log.warning("%s: relay cannot publish yet (%s: %s); retrying in %.2fs",
@@ -157,8 +155,7 @@ class OutboxRelay:
                     await self._disconnect()
                 await asyncio.sleep(delay)
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            await wait_event(self._wake, self.poll_interval)
 
     async def _connect(self) -> None:
         if self._producer is not None:
@@ -220,6 +217,8 @@ class OutboxRelay:
                 partition=0, timestamp_ms=row["now_ms"], headers=headers))
         results = await asyncio.gather(*futures, return_exceptions=True)
         for result in results:
+            if isinstance(result, asyncio.CancelledError):  # its connection closed
+                raise KafkaError("the broker connection closed before the ack")
             if isinstance(result, BaseException):
                 raise result
         return [r for r in results if isinstance(r, RecordMetadata)]

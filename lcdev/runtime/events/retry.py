@@ -6,10 +6,21 @@ from [delay/2, delay] so replicas that failed together do not retry in lockstep.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 from dataclasses import dataclass
 
-__all__ = ["Backoff", "RetryPolicy"]
+__all__ = ["Backoff", "RetryPolicy", "stop_task", "stopping", "wait_event"]
+
+
+def stopping() -> bool:
+    """Whether the current task is being cancelled (``stop()``), as opposed to a
+    ``CancelledError`` raised by awaiting a future a library cancelled — aiokafka cancels the
+    pending requests of a connection that closes, e.g. when the broker restarts. Background
+    loops must re-raise the first and retry after the second."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 @dataclass(frozen=True)
@@ -42,3 +53,22 @@ class Backoff:
 
     def reset(self) -> None:
         self.failures = 0
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> None:
+    """Wait until ``event`` is set or ``timeout`` passes. (``asyncio.wait_for`` of Python 3.11
+    can swallow a cancellation that arrives as the event is set, and a stop() would hang.)"""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(max(0.0, timeout)):
+            await event.wait()
+
+
+async def stop_task(task: asyncio.Task[None]) -> None:
+    """Cancel a background loop and wait until it ended, cancelling again should a library
+    have swallowed the cancellation."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=1.0)
+    error = None if task.cancelled() else task.exception()
+    if error is not None:
+        raise error

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -11,7 +13,7 @@ import pytest
 
 from lcdev.definitions import FieldDefinition, parse_guard
 from lcdev.runtime.events.conditions import condition_holds, resolve_settings
-from lcdev.runtime.events.retry import RetryPolicy
+from lcdev.runtime.events.retry import RetryPolicy, stop_task, stopping
 from lcdev.runtime.events.schema import check_payload
 from lcdev.runtime.events.wire import (
     EnvelopeError,
@@ -129,3 +131,52 @@ def test_retry_delays_grow_with_jitter_up_to_the_maximum() -> None:
     for attempt, base in [(1, 0.05), (2, 0.1), (5, 0.8), (9, 1.0)]:
         assert base / 2 <= policy.delay(attempt) <= base
     assert RetryPolicy(jitter=False).delay(3) == 0.2
+
+
+def test_a_cancelled_request_is_not_taken_for_a_stop() -> None:
+    """aiokafka cancels the requests of a connection that closes; the loops must retry then,
+    and stop only when their own task is cancelled."""
+
+    async def scenario() -> tuple[bool, bool]:
+        request: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        seen: list[bool] = []
+
+        async def waiting() -> None:
+            try:
+                await request
+            except asyncio.CancelledError:
+                seen.append(stopping())
+                await asyncio.sleep(3600)  # a loop that goes on, until it is stopped
+                raise
+
+        task = asyncio.create_task(waiting())
+        await asyncio.sleep(0)
+        request.cancel()  # the library gives up on the request
+        await asyncio.sleep(0.01)
+        task.cancel()  # stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return seen[0], task.cancelled()
+
+    assert asyncio.run(scenario()) == (False, True)
+
+
+def test_stopping_a_loop_survives_a_swallowed_cancellation() -> None:
+    async def scenario() -> bool:
+        swallowed: list[bool] = []
+
+        async def loop() -> None:
+            while True:
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    if swallowed:
+                        raise
+                    swallowed.append(True)  # a library ate the first one
+
+        task = asyncio.create_task(loop())
+        await asyncio.sleep(0)
+        await asyncio.wait_for(stop_task(task), 5)
+        return task.cancelled() and swallowed == [True]
+
+    assert asyncio.run(scenario())
