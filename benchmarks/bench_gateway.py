@@ -8,6 +8,9 @@ from elsewhere hits both alike:
 - throughput with ``--connections`` keep-alive connections (wrk, or an httpx loop without it),
 - latency with one connection (p50, p99).
 The medians of the rounds are printed with the targets: ≤ 1 ms p50 added, ≥ 0.8× throughput.
+uvicorn parses with httptools when it is installed (it is a dependency of lcdev since the gateway
+uses it too), else with h11, which costs the upstream about twice the CPU and so changes the
+throughput ratio; the output says which.
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ from pathlib import Path
 
 import httpx
 import psutil
+
+try:
+    import httptools  # noqa: F401  (only to tell which parser uvicorn picks)
+
+    UPSTREAM_PARSER = "httptools"
+except ImportError:  # pragma: no cover
+    UPSTREAM_PARSER = "h11"
 
 UPSTREAM = """
 import sys, uvicorn
@@ -173,9 +183,11 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
     added = med["gateway"]["p50_ms"] - med["direct"]["p50_ms"]
     tool = "wrk" if shutil.which("wrk") else "httpx"
     if args.json:
-        print(json.dumps({**med, "throughput_ratio": ratio, "added_p50_ms": added, "tool": tool}))
+        print(json.dumps({**med, "throughput_ratio": ratio, "added_p50_ms": added, "tool": tool,
+                          "upstream_parser": UPSTREAM_PARSER}))
         return
-    print(f"{args.rounds} rounds × {args.seconds:g} s, {args.connections} connections ({tool})")
+    print(f"{args.rounds} rounds × {args.seconds:g} s, {args.connections} connections ({tool});"
+          f" uvicorn upstream parsing with {UPSTREAM_PARSER}")
     print(f"{'':8} {'req/s':>10} {'p50 ms (1 conn)':>16} {'p99 ms':>8}"
           f" {'CPU µs/req: upstream':>21} {'gateway':>8}")
     for name, v in med.items():

@@ -1,40 +1,26 @@
-"""Authentication at the gateway: JWT (HS256 key or a JWKS) and API keys.
+"""Authentication at the gateway: API keys here, JWT (HS256 key or a JWKS) in ``jwt_auth``.
 
 An authenticator checks one request and returns the caller's identity for rate limiting
 (``sub:<subject>`` or ``key:<digest prefix>``, None when anonymous), or raises ``AuthFailed``
 with the problem the caller gets: 401 with ``WWW-Authenticate`` for a missing or bad
 credential, 503 when the gateway cannot check credentials at all (a secret without value, a
-JWKS that cannot be fetched).
+JWKS that cannot be fetched). PyJWT (and the cryptography it loads) is imported only when a
+route needs JWT, so a gateway without JWT routes starts without it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import time
-from typing import Any
+from typing import TYPE_CHECKING
 
-import jwt
-from jwt import PyJWK, PyJWKClient
-from jwt.types import Options
-
-from lcdev.gateway.config import AuthConfig
 from lcdev.gateway.http1 import RequestHead
+from lcdev.gateway.schema import AuthConfig
+
+if TYPE_CHECKING:
+    from jwt import PyJWK, PyJWKClient
 
 __all__ = ["AuthFailed", "Authenticator", "JwksKeys", "make_authenticator"]
-
-_ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-                         "ES256", "ES384", "ES512", "EdDSA"})
-_JWT_PROBLEMS: list[tuple[type[Exception], str]] = [
-    (jwt.ExpiredSignatureError, "the token has expired"),
-    (jwt.ImmatureSignatureError, "the token is not valid yet (nbf)"),
-    (jwt.InvalidSignatureError, "the token's signature is invalid"),
-    (jwt.InvalidIssuerError, "the token's issuer (iss) is not accepted"),
-    (jwt.InvalidAudienceError, "the token's audience (aud) is not accepted"),
-    (jwt.MissingRequiredClaimError, "the token lacks a required claim"),
-    (jwt.DecodeError, "the token is malformed"),
-]
 
 
 class AuthFailed(Exception):
@@ -84,77 +70,15 @@ class _ApiKey(Authenticator):
 
 
 class JwksKeys:
-    """Signing keys of JWKS URLs, fetched (off the event loop) and cached for ``ttl_s``."""
+    """Signing keys of JWKS URLs, cached for ``ttl_s``; one per gateway, kept across reloads.
+
+    Only the cache lives here; ``jwt_auth`` fetches the keys (off the event loop).
+    """
 
     def __init__(self, ttl_s: float = 300.0) -> None:
         self.ttl_s = ttl_s
-        self._clients: dict[str, PyJWKClient] = {}
-        self._keys: dict[tuple[str, str | None], tuple[PyJWK, float]] = {}
-
-    async def key_for(self, url: str, token: str) -> PyJWK:
-        """The key that signed ``token``; raises PyJWT's errors."""
-        kid = jwt.get_unverified_header(token).get("kid")
-        cached = self._keys.get((url, kid))
-        if cached is not None and time.monotonic() - cached[1] < self.ttl_s:
-            return cached[0]
-        client = self._clients.get(url)
-        if client is None:
-            client = self._clients[url] = PyJWKClient(url, lifespan=self.ttl_s, timeout=5)
-        key = await asyncio.to_thread(client.get_signing_key_from_jwt, token)
-        self._keys[(url, kid)] = (key, time.monotonic())
-        return key
-
-
-class _Jwt(Authenticator):
-    type = "jwt"
-
-    def __init__(self, service: str, config: AuthConfig, jwks: JwksKeys) -> None:
-        self.config, self.jwks = config, jwks
-        self.realm = f'Bearer realm="{service}"'
-
-    def _refuse(self, detail: str) -> AuthFailed:
-        challenge = f'{self.realm}, error="invalid_token", error_description="{detail}"'
-        return AuthFailed(401, detail, challenge)
-
-    async def authenticate(self, request: RequestHead) -> str | None:
-        header = request.get("authorization") or ""
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise AuthFailed(401, "missing bearer token (Authorization: Bearer <JWT>)",
-                             self.realm)
-        token = token.strip()
-        try:
-            key, algorithms = await self._key(token)
-            options: Options = {"verify_aud": self.config.audience is not None}
-            claims = jwt.decode(token, key, algorithms=algorithms, options=options,
-                                issuer=self.config.issuer, audience=self.config.audience)
-        except jwt.PyJWKClientConnectionError as exc:
-            raise AuthFailed(503, f"the signing keys at {self.config.jwks_url} could not be"
-                             f" fetched: {exc}") from None
-        except jwt.PyJWKClientError as exc:
-            if str(exc).startswith("Unable to find a signing key"):
-                raise self._refuse(f"no signing key for this token: {exc}") from None
-            raise AuthFailed(503, f"the signing keys at {self.config.jwks_url} are unusable:"
-                             f" {exc}") from None
-        except jwt.InvalidTokenError as exc:
-            detail = next((text for kind, text in _JWT_PROBLEMS if isinstance(exc, kind)),
-                          f"the token is not valid: {exc}")
-            raise self._refuse(detail) from None
-        except jwt.PyJWTError as exc:  # e.g. a key set that is not one
-            raise AuthFailed(503, f"the signing keys at {self.config.jwks_url} are unusable:"
-                             f" {exc}") from None
-        subject = claims.get("sub")
-        return f"sub:{subject}" if isinstance(subject, str) and subject else None
-
-    async def _key(self, token: str) -> tuple[Any, list[str]]:
-        if self.config.hs256_key is not None:
-            return self.config.hs256_key, ["HS256"]
-        algorithm = jwt.get_unverified_header(token).get("alg")
-        if algorithm not in _ASYMMETRIC:
-            raise jwt.InvalidAlgorithmError(f"algorithm {algorithm!r} is not accepted")
-        assert self.config.jwks_url is not None
-        key = await self.jwks.key_for(self.config.jwks_url, token)
-        return key.key, [algorithm]
+        self.clients: dict[str, PyJWKClient] = {}
+        self.keys: dict[tuple[str, str | None], tuple[PyJWK, float]] = {}
 
 
 def make_authenticator(config: AuthConfig, service: str, jwks: JwksKeys) -> Authenticator:
@@ -167,4 +91,6 @@ def make_authenticator(config: AuthConfig, service: str, jwks: JwksKeys) -> Auth
         return _ApiKey(service, config.header, config.key_sha256)
     if config.hs256_key is None and config.jwks_url is None:
         return _Unavailable(service, "jwt", "neither an HS256 key nor a jwks_url is set")
-    return _Jwt(service, config, jwks)
+    from lcdev.gateway.jwt_auth import JwtAuthenticator  # PyJWT only when a route needs it
+
+    return JwtAuthenticator(service, config, jwks)

@@ -6,7 +6,7 @@ service, and the service's own ``Access-Control-*`` headers are replaced by the 
 
 from __future__ import annotations
 
-from lcdev.gateway.config import CorsConfig
+from lcdev.gateway.schema import CorsConfig
 
 __all__ = ["Cors", "CorsRefused"]
 

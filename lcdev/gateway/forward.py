@@ -2,8 +2,10 @@
 
 Paths are never rewritten and header lines pass through as received (less hop-by-hop ones).
 Bodies stream both ways with back-pressure; small request bodies are read first, so a request
-on a pooled connection the service just closed can be sent again on a new one. The response
-body is passed on as the service encoded it (gzip stays gzip).
+on a pooled connection the service just closed can be sent again on a new one. Where a body
+ends is llhttp's decision on both sides (``request_reader``, ``response_reader``); the gateway
+only re-frames it (chunked when the length is not known). The response body is passed on as
+the service encoded it (gzip stays gzip).
 """
 
 from __future__ import annotations
@@ -13,15 +15,8 @@ import time
 from collections.abc import AsyncIterator
 
 from lcdev.gateway.exchange import Exchange
-from lcdev.gateway.http1 import (
-    HOP_BY_HOP,
-    ResponseHead,
-    encode_raw,
-    iter_chunked,
-    iter_fixed,
-    iter_until_close,
-    parse_response_head,
-)
+from lcdev.gateway.http1 import HOP_BY_HOP, ResponseHead, encode_raw
+from lcdev.gateway.response_reader import ResponseReader
 from lcdev.gateway.upstream import Connection, UpstreamFailure, UpstreamPool
 
 __all__ = ["ClientGone", "forward"]
@@ -100,32 +95,30 @@ def _upstream_head(ex: Exchange, length: int | None, address: tuple[str, int]) -
 
 
 async def _exchange(conn: Connection, request: bytes, body: bytes | None,
-                    ex: Exchange, length: int | None, deadline: _Deadline) -> ResponseHead:
+                    ex: Exchange, deadline: _Deadline) -> ResponseReader:
     if body is not None:
         conn.writer.write(request + body if body else request)
     else:  # stream the request body
         conn.writer.write(request)
-        source = iter_chunked(ex.reader) if length is None else iter_fixed(ex.reader, length)
+        chunked = ex.request.length is None
         try:
-            async for data in source:
+            async for data in ex.source.body():
                 deadline.restart()  # a slow upload is not the service's delay
-                conn.writer.write(b"%x\r\n%b\r\n" % (len(data), data) if length is None
-                                  else data)
+                conn.writer.write(b"%x\r\n%b\r\n" % (len(data), data) if chunked else data)
                 await conn.writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+        except (asyncio.IncompleteReadError, ValueError) as exc:
             raise ClientGone(f"the request body ended early or was malformed: {exc}") from exc
-        if length is None:
+        if chunked:
             conn.writer.write(b"0\r\n\r\n")
         await conn.writer.drain()
-    while True:
-        head = parse_response_head((await conn.reader.readuntil(b"\r\n\r\n"))[:-4])
-        if head.status >= 200 or head.status == 101:
-            return head  # 1xx (100 Continue, 103 Early Hints) are not passed on
+    response = conn.response(head_only=ex.request.method == "HEAD")
+    await response.read_head()
+    return response
 
 
 async def _send(ex: Exchange, pool: UpstreamPool, address: tuple[str, int],
-                timeout_s: float) -> tuple[Connection, ResponseHead, _Deadline]:
-    length = ex.request.content_length()
+                timeout_s: float) -> tuple[Connection, ResponseReader, _Deadline]:
+    length = ex.request.length
     ex.body_pending = False
     if length != 0 and (ex.request.get("expect") or "").lower() == "100-continue":
         ex.writer.write(_CONTINUE)
@@ -134,9 +127,9 @@ async def _send(ex: Exchange, pool: UpstreamPool, address: tuple[str, int],
         body = None
     elif length:
         try:
-            body = await ex.reader.readexactly(length)
-        except asyncio.IncompleteReadError as exc:
-            raise ClientGone("the request body ended early") from exc
+            body = await ex.source.read_all()
+        except (asyncio.IncompleteReadError, ValueError) as exc:
+            raise ClientGone(f"the request body ended early or was malformed: {exc}") from exc
     head = _upstream_head(ex, length, address)
     # a request that cannot be sent twice never goes on a pooled connection that might be
     # closing: a streamed body cannot be replayed, a non-idempotent method must not be
@@ -145,7 +138,7 @@ async def _send(ex: Exchange, pool: UpstreamPool, address: tuple[str, int],
         conn = await pool.acquire(address, fresh=attempt == 2 or body is None)
         deadline = _Deadline(conn, timeout_s)
         try:
-            return conn, await _exchange(conn, head, body, ex, length, deadline), deadline
+            return conn, await _exchange(conn, head, body, ex, deadline), deadline
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             deadline.handle.cancel()
             conn.close()
@@ -154,7 +147,7 @@ async def _send(ex: Exchange, pool: UpstreamPool, address: tuple[str, int],
             if not conn.reused or not replayable or attempt == 2:
                 raise UpstreamFailure("unreachable", f"the connection failed: {exc!r}"
                                       ) from None
-        except (ValueError, asyncio.LimitOverrunError) as exc:
+        except ValueError as exc:
             deadline.handle.cancel()
             conn.close()
             raise UpstreamFailure("invalid", f"it sent an invalid response: {exc}") from None
@@ -165,43 +158,43 @@ async def _send(ex: Exchange, pool: UpstreamPool, address: tuple[str, int],
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _response_body(ex: Exchange, head: ResponseHead,
-                   conn: Connection) -> tuple[Headers, AsyncIterator[bytes] | None, int]:
-    """Framing headers for the client, the body source and its length (-1: chunked to the
-    client, -2: until close)."""
-    if ex.request.method == "HEAD" or head.status in (204, 304) or head.status < 200:
+def _response_framing(ex: Exchange, head: ResponseHead) -> tuple[Headers, int | None]:
+    """Framing headers for the client and the body's length (None: no body, -1: chunked to
+    the client, -2: until close)."""
+    if ex.request.method == "HEAD" or head.status in (204, 304):
         length = head.get("content-length")
-        return ([("content-length", length)] if length else []), None, 0
-    if (head.get("transfer-encoding") or "").lower().endswith("chunked"):
-        source = iter_chunked(conn.reader)
-    elif (text := head.get("content-length")) is not None and text.isdigit():
-        return [("content-length", text)], iter_fixed(conn.reader, int(text)), int(text)
-    else:
-        source = iter_until_close(conn.reader)
+        return ([("content-length", length)] if length else []), None
+    if head.length is not None:
+        return [("content-length", str(head.length))], head.length
     if ex.request.version == "1.0":
         ex.keep_alive = False
-        return [], source, -2
-    return [("transfer-encoding", "chunked")], source, -1
+        return [], -2
+    return [("transfer-encoding", "chunked")], -1
 
 
 async def forward(ex: Exchange, pool: UpstreamPool, address: tuple[str, int],
                   timeout_s: float, strip_cors: bool) -> None:
     """Proxy ``ex`` to ``address``; raise ``UpstreamFailure`` before any answer was sent."""
     started = time.perf_counter()
-    conn, head, deadline = await _send(ex, pool, address, timeout_s)
-    framing, source, length = _response_body(ex, head, conn)
+    conn, response, deadline = await _send(ex, pool, address, timeout_s)
+    head = response.head
+    assert head is not None
+    framing, length = _response_framing(ex, head)
     body = b""
-    if source is not None and 0 <= length <= _BUFFERED_BODY:  # common: one read, one write
+    streamed = length is not None and not 0 <= length <= _BUFFERED_BODY
+    if length is not None and not streamed:  # common: one read, one write
         try:
-            body = await conn.reader.readexactly(length)
+            body = await response.read_all()
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             conn.close()
             deadline.check(exc)
             raise UpstreamFailure("unreachable", f"the response body was cut short: {exc!r}"
                                   ) from None
+        except ValueError as exc:
+            conn.close()
+            raise UpstreamFailure("invalid", f"it sent an invalid response: {exc}") from None
         finally:
             deadline.handle.cancel()
-        source = None
     ex.upstream_ms = (time.perf_counter() - started) * 1000
     ex.status = head.status
     ex.keep_alive = ex.keep_alive and ex.wants_keep_alive()
@@ -216,21 +209,20 @@ async def forward(ex: Exchange, pool: UpstreamPool, address: tuple[str, int],
     out = encode_raw(f"HTTP/1.1 {head.status} {head.reason}", head.headers, head.raw, dropped,
                      [*ex.extra_headers, *framing, *connection])
     ex.writer.write(out + body if body else out)
-    reusable = head.version == "1.1" and "close" not in (head.get("connection") or "").lower()
-    if source is not None:
-        reusable = await _stream(ex, conn, source, length == -1, deadline) and reusable
+    if streamed:
+        await _stream(ex, conn, response.body(), length == -1, deadline)
     else:
         deadline.handle.cancel()
         await ex.writer.drain()
-    if reusable and not conn.reader.at_eof():
+    if response.reusable and not conn.reader.at_eof():
         pool.release(conn)
     else:
         conn.close()
 
 
 async def _stream(ex: Exchange, conn: Connection, source: AsyncIterator[bytes], chunked: bool,
-                  deadline: _Deadline) -> bool:
-    """Pass a response body on; False when it broke off (both connections are then done)."""
+                  deadline: _Deadline) -> None:
+    """Pass a response body on; when it breaks off, both connections are done."""
     deadline.restart()
     try:
         async for data in source:
@@ -240,13 +232,10 @@ async def _stream(ex: Exchange, conn: Connection, source: AsyncIterator[bytes], 
         if chunked:
             ex.writer.write(b"0\r\n\r\n")
         await ex.writer.drain()
-    except (ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-            ConnectionError) as exc:
+    except (ValueError, asyncio.IncompleteReadError, ConnectionError) as exc:
         conn.close()
         ex.keep_alive = False
         ex.error = ("the service took too long to send the body" if deadline.expired
                     else f"the response was cut short: {exc!r}")
-        return False
     finally:
         deadline.handle.cancel()
-    return True

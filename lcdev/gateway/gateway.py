@@ -13,14 +13,15 @@ import traceback
 
 from lcdev.gateway.accesslog import GatewayLog
 from lcdev.gateway.auth import AuthFailed, JwksKeys
-from lcdev.gateway.config import GatewayConfig
 from lcdev.gateway.cors import CorsRefused
 from lcdev.gateway.exchange import Exchange, send_json, send_problem, send_response
 from lcdev.gateway.forward import ClientGone, forward
 from lcdev.gateway.http1 import HttpError, RequestHead
 from lcdev.gateway.openapi import merged_openapi
 from lcdev.gateway.ratelimit import TokenBuckets
+from lcdev.gateway.request_reader import RequestReader
 from lcdev.gateway.routes import Route, RouteTable
+from lcdev.gateway.schema import GatewayConfig
 from lcdev.gateway.tracing import request_id_from, trace_context
 from lcdev.gateway.upstream import UpstreamFailure, UpstreamPool
 
@@ -49,15 +50,14 @@ class Gateway:
         self.table = RouteTable.from_config(config, self.jwks)
         self.pool.connect_timeout_s = config.connect_timeout_s
 
-    async def handle(self, request: RequestHead, reader: asyncio.StreamReader,
+    async def handle(self, request: RequestHead, source: RequestReader,
                      writer: asyncio.StreamWriter, client: str) -> bool:
         """Answer one request; True when the connection may serve another."""
-        ex = Exchange(request, reader, writer, client,
+        ex = Exchange(request, source, writer, client,
                       request_id_from(request.get("x-request-id")),
                       trace_context(request.get("traceparent"), request.get("tracestate")))
         ex.extra_headers.append(("x-request-id", ex.request_id))
-        ex.body_pending = (request.get("transfer-encoding") is not None
-                           or request.get("content-length") not in (None, "0"))
+        ex.body_pending = not source.complete
         try:
             await self._dispatch(ex, self.table)
         except HttpError as exc:  # the request's framing is bad: answer, then close
@@ -82,11 +82,11 @@ class Gateway:
             self.log.access(ex)
         return ex.keep_alive
 
-    async def reject(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+    async def reject(self, source: RequestReader, writer: asyncio.StreamWriter,
                      client: str, error: HttpError) -> None:
         """Answer a request that could not be parsed, and log it."""
         request = RequestHead("-", "-", "-", "", "1.1", [], [], {})
-        ex = Exchange(request, reader, writer, client, request_id_from(None),
+        ex = Exchange(request, source, writer, client, request_id_from(None),
                       trace_context(None, None), keep_alive=False)
         ex.extra_headers.append(("x-request-id", ex.request_id))
         try:
@@ -107,7 +107,7 @@ class Gateway:
                                routes=table.prefixes)
             return
         ex.service = route.service
-        if request.get("upgrade") is not None:
+        if request.upgrade:
             await send_problem(ex, 501, "the gateway does not pass on protocol upgrades"
                                " (WebSocket)", service=route.service)
             return

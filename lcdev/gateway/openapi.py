@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from lcdev.gateway.http1 import encode_head, iter_chunked, iter_fixed, iter_until_close
-from lcdev.gateway.http1 import parse_response_head as _parse_head
+from lcdev.gateway.http1 import encode_head
+from lcdev.gateway.response_reader import ResponseReader
 from lcdev.gateway.routes import Route, RouteTable
 from lcdev.gateway.upstream import UpstreamFailure, UpstreamPool
 
@@ -39,12 +39,9 @@ async def _fetch(pool: UpstreamPool, route: Route) -> dict[str, Any]:
                 ("host", f"{host}:{port}"), ("accept", "application/json"),
                 ("connection", "close")]))
             await conn.writer.drain()
-            head = _parse_head((await conn.reader.readuntil(b"\r\n\r\n"))[:-4])
-            length = head.get("content-length")
-            source = (iter_chunked(conn.reader) if head.get("transfer-encoding")
-                      else iter_fixed(conn.reader, int(length)) if length
-                      else iter_until_close(conn.reader))
-            body = b"".join([data async for data in source])
+            response = ResponseReader(conn.reader)
+            head = await response.read_head()
+            body = await response.read_all()
     finally:
         conn.close()
     if head.status != 200:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 
-from lcdev.gateway.config import RateLimitConfig
+from lcdev.gateway.schema import RateLimitConfig
 
 __all__ = ["TokenBuckets"]
 

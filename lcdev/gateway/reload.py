@@ -13,9 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from lcdev.gateway.config import GatewayConfig, load_config
+from lcdev.gateway.schema import GatewayConfig, load_config
 
 __all__ = ["ConfigWatcher"]
 
@@ -50,7 +48,7 @@ class ConfigWatcher:
             return False
         try:
             config = load_config(self.path)
-        except (OSError, ValueError, ValidationError) as exc:
+        except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()
             self.on_error(f"{self.path} is not a valid gateway configuration"
                           f" ({' '.join(first[:3])}); keeping the running configuration")

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lcdev.gateway.auth import Authenticator, JwksKeys, make_authenticator
-from lcdev.gateway.config import (
+from lcdev.gateway.cors import Cors
+from lcdev.gateway.ratelimit import TokenBuckets
+from lcdev.gateway.schema import (
     GatewayConfig,
     PolicyConfig,
     RateLimitConfig,
@@ -20,8 +22,6 @@ from lcdev.gateway.config import (
     RuleConfig,
     load_config,
 )
-from lcdev.gateway.cors import Cors
-from lcdev.gateway.ratelimit import TokenBuckets
 
 __all__ = ["Policy", "Route", "RouteTable", "Rule", "split_path"]
 

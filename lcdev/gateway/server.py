@@ -16,15 +16,16 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lcdev.gateway.accesslog import GatewayLog
-from lcdev.gateway.config import GatewayConfig, load_config
 from lcdev.gateway.gateway import Gateway
-from lcdev.gateway.http1 import HttpError, parse_request_head
+from lcdev.gateway.http1 import HttpError
 from lcdev.gateway.reload import ConfigWatcher
+from lcdev.gateway.request_reader import RequestReader
+from lcdev.gateway.schema import GatewayConfig, load_config
 
 __all__ = ["GatewayServer"]
 
 _KEEP_ALIVE_S = 15.0
-_HEAD_LIMIT = 65536
+_BUFFER_LIMIT = 65536  # asyncio pauses reading from a client when twice this is unread
 
 
 class GatewayServer:
@@ -53,7 +54,7 @@ class GatewayServer:
         self.watcher = ConfigWatcher(self.config_path, self._apply, self._config_error,
                                      self.reload_interval_s)
         self._server = await asyncio.start_server(
-            self._connection, self.host, self.port, limit=_HEAD_LIMIT, backlog=1024)
+            self._connection, self.host, self.port, limit=_BUFFER_LIMIT, backlog=1024)
         self.port = self._server.sockets[0].getsockname()[1]
         self._watch = asyncio.create_task(self.watcher.run())
         self._sweep = asyncio.create_task(self._close_idle())
@@ -120,28 +121,26 @@ class GatewayServer:
         sock = writer.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        source = RequestReader(reader)
         try:
             while not self._stopping:
                 self._idle[writer] = time.monotonic()
                 try:
-                    data = await reader.readuntil(b"\r\n\r\n")
-                except asyncio.LimitOverrunError:
-                    error = HttpError(431, "Request Header Fields Too Large",
-                                      f"the request head is larger than {_HEAD_LIMIT} bytes")
-                    await self.gateway.reject(reader, writer, client, error)
-                    break
-                except (asyncio.IncompleteReadError, ConnectionError):
+                    request = await source.next_head()
+                except HttpError as exc:
+                    self._busy += 1
+                    try:
+                        await self.gateway.reject(source, writer, client, exc)
+                    finally:
+                        self._busy -= 1
                     break
                 finally:
                     self._idle.pop(writer, None)
+                if request is None:
+                    break
                 self._busy += 1
                 try:
-                    request = parse_request_head(data[:-4])
-                except HttpError as exc:
-                    await self.gateway.reject(reader, writer, client, exc)
-                    break
-                else:
-                    if not await self.gateway.handle(request, reader, writer, client):
+                    if not await self.gateway.handle(request, source, writer, client):
                         break
                 finally:
                     self._busy -= 1

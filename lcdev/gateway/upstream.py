@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from lcdev.gateway.response_reader import ResponseReader
+
 __all__ = ["Connection", "UpstreamFailure", "UpstreamPool"]
 
 FailureKind = Literal["refused", "unreachable", "timeout", "invalid"]
@@ -35,6 +37,15 @@ class Connection:
     writer: asyncio.StreamWriter
     reused: bool = False
     idle_since: float = 0.0
+    responses: ResponseReader | None = None  # llhttp's parser, kept for the next exchange
+
+    def response(self, *, head_only: bool) -> ResponseReader:
+        """The reader of the response to the request just sent."""
+        if self.responses is None:
+            self.responses = ResponseReader(self.reader, head_only=head_only)
+        else:
+            self.responses.begin(head_only=head_only)
+        return self.responses
 
     def close(self) -> None:
         """Close it (it is not put back in the pool)."""

@@ -189,6 +189,34 @@ class RunningGateway:
 GatewayFactory = Callable[..., RunningGateway]
 
 
+class BrokenUpstream:
+    """A TCP server that answers every request with ``reply`` (b"": closes at once)."""
+
+    def __init__(self, reply: bytes) -> None:
+        self.reply = reply
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.stopped = threading.Event()
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(self.reply)
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
 @pytest.fixture
 def start_gateway(tmp_path: Path) -> Iterator[GatewayFactory]:
     """Start gateways with a configuration (dict); all are stopped after the test."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -11,6 +10,7 @@ import httpx
 import pytest
 
 from tests.gateway.conftest import (
+    BrokenUpstream,
     GatewayFactory,
     RunningGateway,
     Upstream,
@@ -18,34 +18,6 @@ from tests.gateway.conftest import (
     is_problem,
     route,
 )
-
-
-class BrokenUpstream:
-    """A TCP server that answers every request with ``reply`` (b"": closes at once)."""
-
-    def __init__(self, reply: bytes) -> None:
-        self.reply = reply
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.stopped = threading.Event()
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.recv(65536)
-                conn.sendall(self.reply)
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.thread.join(5)
-        self.sock.close()
 
 
 @pytest.fixture
@@ -145,6 +117,11 @@ def _send_raw(gateway: RunningGateway, data: bytes) -> bytes:
     (b"POST /orders HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400, "invalid Content-Length"),
     (b"POST /orders HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501,
      "transfer encoding 'gzip' is not supported"),
+    (b"POST /orders HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501,
+     "transfer encoding 'gzip, chunked' is not supported"),
+    (b"BREW /orders HTTP/1.1\r\n\r\n", 400, "malformed request line 'BREW /orders HTTP/1.1'"),
+    (b"GET /orders HTTP/1.1\r\n" + b"X-Many: header\r\n" * 5000 + b"\r\n", 431,
+     "the request head is larger than 65536 bytes"),
     (b"GET /orders HTTP/1.1\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n", 431,
      "the request head is larger than 65536 bytes"),
 ])
