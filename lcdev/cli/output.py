@@ -129,8 +129,9 @@ def print_status(status: dict[str, Any]) -> None:
         f"{status.get('backend')} backend (supervisor pid {status.get('pid')})"
     )
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("COMPONENT", "STATE", "PROCESS", "PORT", "RESTARTS", "URL"):
-        table.add_column(column)
+    for column in ("COMPONENT", "STATE", "PROCESS", "PORT", "RESTARTS"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("URL", overflow="fold")  # copied by users: never cut short
     components = {item["name"]: item for item in status.get("components", [])}
     for item in components.values():
         if item.get("kind", "infra") != "infra":
