@@ -12,14 +12,20 @@ __all__ = ["write_editor_schemas"]
 
 
 def write_editor_schemas(root: Path) -> list[Path]:
-    """Write the JSON Schemas of lcdev.yaml and service.yaml; skip files already current."""
+    """Write the JSON Schemas of lcdev.yaml and service.yaml; skip files already current.
+
+    Best effort: on a read-only checkout nothing is written and nothing fails."""
     folder = root / ".lcdev" / "schema"
-    folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, schema in (("lcdev", workspace_json_schema()), ("service", service_json_schema())):
-        path = folder / f"{name}.schema.json"
-        text = json.dumps(schema, indent=2) + "\n"
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
-            written.append(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, schema in (("lcdev", workspace_json_schema()),
+                             ("service", service_json_schema())):
+            path = folder / f"{name}.schema.json"
+            text = json.dumps(schema, indent=2) + "\n"
+            if not path.exists() or path.read_text() != text:
+                path.write_text(text)
+                written.append(path)
+    except OSError:
+        pass
     return written

@@ -115,7 +115,6 @@ async def _run_locked(
         _say(f"{exc}" + (f" — {exc.hint}" if exc.hint else ""))
         return EXIT_START_FAILED
     write_gateway_config(plan, loaded)
-    write_editor_schemas(layout.root)
     supervisor = Supervisor(layout, backend, plan)
     stop_requested = asyncio.Event()
     remove_data = False
@@ -162,6 +161,8 @@ async def _run_locked(
             code = EXIT_START_FAILED
             _report_failure(supervisor)
         else:
+            if start in done:  # ready: refresh the editor schemas, off the start-up path
+                await asyncio.to_thread(write_editor_schemas, layout.root)
             await stop_requested.wait()
             if not start.done():
                 start.cancel()

@@ -20,9 +20,9 @@ from lcdev.backends.base import (
     StackBackend,
 )
 from lcdev.backends.native.binaries import BinaryNotFound, locate_tansu
-from lcdev.backends.native.forked import ForkedProcess, ServiceForkServer
+from lcdev.backends.native.forked import ServiceForkServer
 from lcdev.backends.native.postgres import STOP_SIGNAL, PostgresRecipe
-from lcdev.backends.native.process import NativeProcess, spawn
+from lcdev.backends.native.process import ProcessGroupHandle, spawn
 
 __all__ = ["RUNTIME_MAIN", "NativeBackend"]
 
@@ -160,7 +160,7 @@ class NativeBackend(StackBackend):
     async def stop(
         self, component: ResolvedComponent, handle: ComponentHandle, timeout: float = 10.0
     ) -> None:
-        assert isinstance(handle, NativeProcess | ForkedProcess)
+        assert isinstance(handle, ProcessGroupHandle)
         is_postgres = component.definition.native.driver == "postgres"
         sig = STOP_SIGNAL if is_postgres else signal.SIGTERM
         await handle.terminate(sig, timeout)

@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 
-from lcdev.backends.base import ComponentHandle, LineSink
+from lcdev.backends.base import LineSink
+from lcdev.backends.native.process import ProcessGroupHandle, pump_lines
 
 __all__ = ["ForkedProcess", "ServiceForkServer"]
 
@@ -58,7 +59,7 @@ def _child_main(module: str, argv: list[str], env: dict[str, str], output: socke
     os._exit(int(code or 0))
 
 
-class ForkedProcess(ComponentHandle):
+class ForkedProcess(ProcessGroupHandle):
     """Handle on a service forked from the fork server."""
 
     def __init__(self, name: str, process: BaseProcess, pump: asyncio.Task[None]) -> None:
@@ -76,12 +77,12 @@ class ForkedProcess(ComponentHandle):
             self._exited.set_result(self.process.exitcode)
 
     @property
-    def ident(self) -> str:
-        return f"pid {self.process.pid}"
-
-    @property
     def pid(self) -> int | None:
         return self.process.pid
+
+    async def _exit_code(self) -> int | None:
+        code: int | None = await asyncio.shield(self._exited)
+        return code
 
     async def wait(self) -> int | None:
         code: int | None = await asyncio.shield(self._exited)
@@ -92,34 +93,10 @@ class ForkedProcess(ComponentHandle):
     def exited(self) -> bool:
         return self._exited.done()
 
-    async def terminate(self, sig: int, timeout: float) -> None:
-        if self.exited():
-            return
-        self._signal(sig)
-        try:
-            await asyncio.wait_for(asyncio.shield(self._exited), timeout=timeout)
-        except TimeoutError:
-            self._signal(signal.SIGKILL)
-            await asyncio.shield(self._exited)
-
-    def _signal(self, sig: int) -> None:
-        if self.process.pid is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, sig)
-
-
 async def _pump_socket(sock: socket.socket, sink: LineSink) -> None:
     reader, writer = await asyncio.open_connection(sock=sock, limit=1024 * 1024)
     try:
-        while True:
-            try:
-                raw = await reader.readline()
-            except ValueError:
-                raw = await reader.read(64 * 1024)
-            if not raw:
-                return
-            sink("stdout", raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+        await pump_lines(reader, "stdout", sink)
     finally:
         writer.close()
 

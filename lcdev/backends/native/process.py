@@ -7,6 +7,7 @@ supervisor killed with SIGKILL leaves no orphans.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import ctypes
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from lcdev.backends.base import ComponentHandle, LineSink
 
-__all__ = ["NativeProcess", "spawn"]
+__all__ = ["NativeProcess", "ProcessGroupHandle", "pump_lines", "spawn"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -34,7 +35,36 @@ def _death_signal_setter(sig: int) -> Callable[[], None] | None:
     return set_death_signal
 
 
-class NativeProcess(ComponentHandle):
+class ProcessGroupHandle(ComponentHandle):
+    """A child that leads its own process group: stopped by signalling the whole group."""
+
+    @property
+    def ident(self) -> str:
+        return f"pid {self.pid}"
+
+    @abc.abstractmethod
+    async def _exit_code(self) -> int | None:
+        """Wait for the exit itself (without draining output)."""
+
+    async def terminate(self, sig: int, timeout: float) -> None:
+        """Signal the whole process group, escalate to SIGKILL after ``timeout``."""
+        if self.exited():
+            return
+        self._signal_group(sig)
+        try:
+            await asyncio.wait_for(self._exit_code(), timeout=timeout)
+        except TimeoutError:
+            self._signal_group(signal.SIGKILL)
+            await self._exit_code()
+
+    def _signal_group(self, sig: int) -> None:
+        if self.pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+
+class NativeProcess(ProcessGroupHandle):
     """Handle on a running child process."""
 
     def __init__(
@@ -45,12 +75,11 @@ class NativeProcess(ComponentHandle):
         self._pumps = pumps
 
     @property
-    def ident(self) -> str:
-        return f"pid {self.process.pid}"
-
-    @property
     def pid(self) -> int | None:
         return self.process.pid
+
+    async def _exit_code(self) -> int | None:
+        return await self.process.wait()
 
     async def wait(self) -> int | None:
         code = await self.process.wait()
@@ -62,23 +91,9 @@ class NativeProcess(ComponentHandle):
     def exited(self) -> bool:
         return self.process.returncode is not None
 
-    async def terminate(self, sig: int, timeout: float) -> None:
-        """Signal the whole process group, escalate to SIGKILL after ``timeout``."""
-        if self.exited():
-            return
-        self._signal_group(sig)
-        try:
-            await asyncio.wait_for(self.process.wait(), timeout=timeout)
-        except TimeoutError:
-            self._signal_group(signal.SIGKILL)
-            await self.process.wait()
 
-    def _signal_group(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, sig)
-
-
-async def _pump(stream: asyncio.StreamReader, name: str, sink: LineSink) -> None:
+async def pump_lines(stream: asyncio.StreamReader, name: str, sink: LineSink) -> None:
+    """Hand every line of ``stream`` to ``sink`` as ``(name, text)`` until it ends."""
     while True:
         try:
             raw = await stream.readline()
@@ -117,7 +132,7 @@ async def spawn(
     assert process.stdout is not None
     assert process.stderr is not None
     pumps = [
-        asyncio.create_task(_pump(process.stdout, "stdout", sink)),
-        asyncio.create_task(_pump(process.stderr, "stderr", sink)),
+        asyncio.create_task(pump_lines(process.stdout, "stdout", sink)),
+        asyncio.create_task(pump_lines(process.stderr, "stderr", sink)),
     ]
     return NativeProcess(name, process, pumps)
