@@ -47,6 +47,7 @@ lint: $(STAMP) ## ruff, mypy --strict and the import-direction contracts
 check: lint test ## Everything CI runs
 
 .PHONY: bench
-bench: $(STAMP) ## Start-up (cold, warm), CRUD vs hand-written, gateway overhead, event latency
+bench: $(STAMP) ## Start-up, CRUD vs hand-written, gateway overhead, events, telemetry store
 	$(BIN)/python benchmarks/bench_up.py
 	$(BIN)/python benchmarks/bench_runtime.py
+	$(BIN)/python benchmarks/bench_telemetry.py

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tests.otel import span_exporter
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -89,3 +92,12 @@ def restartable_kafka() -> Iterator[tuple[str, Callable[[], None]]]:
 
     with running_component("kafka") as (url, restart):
         yield url.removeprefix("kafka://"), restart
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Finished spans of the code under test (in this process), cleared before each test."""
+    exporter = span_exporter()
+    exporter.clear()
+    yield exporter
+    exporter.clear()

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from lcdev.cli.commands import doctor, down, init, logs, status, token, up, validate
+from lcdev.cli.commands import (
+    doctor,
+    down,
+    init,
+    logs,
+    metrics,
+    status,
+    token,
+    trace,
+    traces,
+    up,
+    validate,
+)
 
 __all__ = ["app", "run"]
 
@@ -20,6 +32,9 @@ app.command()(up.up)
 app.command()(down.down)
 app.command()(status.status)
 app.command()(logs.logs)
+app.command()(traces.traces)
+app.command()(trace.trace)
+app.command()(metrics.metrics)
 app.command()(doctor.doctor)
 app.command()(validate.validate)
 app.command()(validate.schema)

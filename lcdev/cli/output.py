@@ -47,7 +47,6 @@ __all__ = [
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-_SOURCE_STYLES = ["cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta"]
 _STATE_STYLES = {
     "healthy": "green", "starting": "yellow", "restarting": "yellow", "pending": "dim",
     "crashed": "red", "failed": "bold red", "stopping": "yellow", "stopped": "dim",
@@ -81,7 +80,9 @@ def print_problems(problems: Iterable[Any]) -> None:
 
 
 def _source_style(source: str) -> str:
-    return _SOURCE_STYLES[sum(source.encode()) % len(_SOURCE_STYLES)]
+    from lcdev.cli.views.style import service_style  # the colours of `lcdev logs`
+
+    return service_style(source)
 
 
 def print_log_line(event: LogLineEmitted, width: int = 10) -> None:

@@ -1,8 +1,9 @@
 """Where a workspace keeps its state: ``.lcdev/`` under the workspace root.
 
 ``data/`` survives ``down`` and is wiped by ``down -v``; ``run/`` holds the supervisor's lock,
-socket and pid records and is cleared whenever the supervisor stops; ``logs/`` keeps each
-component's last output for post-mortems.
+socket and pid records and is cleared whenever the supervisor stops; ``telemetry/`` holds the
+store of logs, traces and metrics (survives ``down``, wiped by ``down -v``); ``logs/`` keeps the
+supervisor's own log for post-mortems.
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ class WorkspaceLayout:
         return self.state_dir / "logs"
 
     @property
+    def telemetry_dir(self) -> Path:
+        return self.state_dir / "telemetry"
+
+    @property
+    def telemetry_db(self) -> Path:
+        """The SQLite store of logs, spans and metric points (see docs/telemetry-internals.md)."""
+        return self.telemetry_dir / "telemetry.db"
+
+    @property
     def lock_file(self) -> Path:
         return self.run_dir / "supervisor.lock"
 
@@ -69,9 +79,6 @@ class WorkspaceLayout:
 
     def component_data(self, name: str) -> Path:
         return self.data_dir / name
-
-    def component_log(self, name: str) -> Path:
-        return self.logs_dir / f"{name}.log"
 
 
 def find_workspace_root(start: Path) -> Path | None:

@@ -73,6 +73,35 @@ class WorkspaceGateway(DefinitionModel):
 _URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
 
 
+class WorkspaceTelemetry(DefinitionModel):
+    """Traces, logs and metrics: the local store and the OTLP receiver feeding it."""
+
+    enabled: bool = Field(True, description="Collect traces, logs and metrics locally.")
+    port: int = Field(
+        4318, ge=0, le=65535,
+        description="OTLP/HTTP receiver port on 127.0.0.1. When the default 4318 is taken, a "
+        "free port is used; a port set here must be free. 0 picks a free port.",
+    )
+    forward: str | None = Field(
+        None, description="External OTLP/HTTP endpoint (Jaeger, Grafana, Honeycomb) that "
+        "everything is also forwarded to, e.g. http://localhost:4318.",
+    )
+    forward_headers: dict[str, str] = Field(
+        default_factory=dict, description="HTTP headers sent with forwarded telemetry."
+    )
+    max_size_mb: int = Field(
+        256, ge=8, description="Store size bound in MiB; the oldest data is dropped first."
+    )
+    max_age_hours: int = Field(168, ge=1, description="Data older than this is dropped.")
+
+    @field_validator("forward")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not _URL.match(value):
+            raise ValueError(f"expected an http(s) URL, found '{value}'")
+        return value
+
+
 class WorkspaceDefinition(DefinitionModel):
     """A workspace: the ``lcdev.yaml`` at its root."""
 
@@ -93,16 +122,10 @@ class WorkspaceDefinition(DefinitionModel):
     secrets: dict[str, SecretSpec] = Field(
         default_factory=dict, description="Secret name -> where its value comes from."
     )
-    otlp_forward: str | None = Field(
-        None, description="External OTLP/HTTP endpoint that telemetry is also forwarded to."
+    telemetry: WorkspaceTelemetry = Field(
+        default_factory=WorkspaceTelemetry,
+        description="Traces, logs and metrics collected into .lcdev/telemetry.",
     )
-
-    @field_validator("otlp_forward")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is not None and not _URL.match(value):
-            raise ValueError(f"expected an http(s) URL, found '{value}'")
-        return value
 
     @field_validator("services")
     @classmethod

@@ -1,7 +1,8 @@
 """Run the gateway: ``python -m lcdev.gateway --port 8800 --config .lcdev/run/gateway.json``.
 
 SIGHUP re-reads the configuration at once (it is also re-read within 250 ms of a change);
-SIGTERM and SIGINT stop accepting and let requests in flight finish.
+SIGTERM and SIGINT stop accepting and let requests in flight finish. Telemetry (spans over
+OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set) is set up once the gateway listens.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ import sys
 from pathlib import Path
 
 from lcdev.gateway.server import GatewayServer
+from lcdev.gateway.telemetry import BackgroundTelemetry
 
 __all__ = ["main"]
 
 
-async def _serve(server: GatewayServer) -> None:
+async def _serve(server: GatewayServer, telemetry: list[BackgroundTelemetry]) -> None:
     await server.start()
     loop = asyncio.get_running_loop()
+    background = BackgroundTelemetry(server, loop)
+    background.start()  # after listening: the SDK's imports are not on the start-up path
+    telemetry.append(background)
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGHUP, server.reload)
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -36,11 +41,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, required=True)
     args = parser.parse_args(argv)
     server = GatewayServer(args.config, args.host, args.port)
+    telemetry: list[BackgroundTelemetry] = []
     try:
-        asyncio.run(_serve(server))
+        asyncio.run(_serve(server, telemetry))
     except (OSError, ValueError) as exc:  # unreadable or invalid config, port taken
         sys.stderr.write(f"lcdev gateway: {exc}\n")
         return 2
+    finally:
+        for background in telemetry:
+            background.shutdown()  # the spans of the last requests
     return 0
 
 

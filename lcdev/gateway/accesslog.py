@@ -1,8 +1,10 @@
 """Structured log lines on stdout, which the supervisor captures: one JSON object per line.
 
-``kind: access`` lines describe one request each; other kinds (``config_reloaded``,
-``config_error``, ``started``, ``stopped``) describe the gateway itself. Lines written in one
-turn of the event loop are flushed together, so logging costs one write, not one per request.
+Every line has ``time`` (ISO-8601 UTC), ``level`` and ``msg``, the keys lcdev's log parser
+reads; ``kind: access`` lines describe one request each and carry the ids of its trace and of
+the gateway's span, so the store links them to the trace; other kinds (``config_reloaded``,
+``config_error``, ``started``, ``stopped``, ``error``) describe the gateway itself. Lines
+written in one turn of the event loop are flushed together: one write, not one per request.
 """
 
 from __future__ import annotations
@@ -16,10 +18,18 @@ import orjson
 
 from lcdev.gateway.exchange import Exchange
 
-__all__ = ["GatewayLog"]
+__all__ = ["GatewayLog", "access_level"]
 
 
 _second: list[tuple[int, str]] = [(0, "")]
+
+
+def access_level(status: int, error: str | None) -> str:
+    """``error`` for a 5xx or an exchange without a complete answer (the client or the service
+    broke off), ``warn`` for a 4xx, else ``info``."""
+    if status >= 500 or (error is not None and status < 400):
+        return "error"
+    return "warn" if status >= 400 else "info"
 
 
 def _now() -> str:
@@ -44,12 +54,17 @@ class GatewayLog:
     def access(self, ex: Exchange) -> None:
         """The access line of a finished exchange."""
         request = ex.request
+        status = ex.status
+        duration_ms = round((time.perf_counter() - ex.started) * 1000, 3)
+        msg = f"{request.method} {request.path} {status} {duration_ms} ms"
+        if ex.error is not None:
+            msg = f"{msg}: {ex.error}"
         line: dict[str, Any] = {
-            "time": _now(), "kind": "access", "request_id": ex.request_id,
-            "trace_id": ex.trace.trace_id, "method": request.method, "path": request.path,
-            "status": ex.status,
-            "duration_ms": round((time.perf_counter() - ex.started) * 1000, 3),
-            "service": ex.service,
+            "time": _now(), "level": access_level(status, ex.error), "msg": msg,
+            "kind": "access", "request_id": ex.request_id,
+            "trace_id": ex.trace.trace_id, "span_id": ex.trace.span_id,
+            "method": request.method, "path": request.path, "status": status,
+            "duration_ms": duration_ms, "upstream": ex.service,
             "upstream_ms": round(ex.upstream_ms, 3) if ex.upstream_ms is not None else None,
             "client": ex.client,
         }
@@ -57,9 +72,11 @@ class GatewayLog:
             line["error"] = ex.error
         self._write(orjson.dumps(line))
 
-    def event(self, kind: str, **fields: Any) -> None:
-        """A line about the gateway itself."""
-        self._write(orjson.dumps({"time": _now(), "kind": kind, **fields}))
+    def event(self, kind: str, level: str = "info", msg: str | None = None,
+              **fields: Any) -> None:
+        """A line about the gateway itself; ``msg`` defaults to the kind."""
+        self._write(orjson.dumps({"time": _now(), "level": level, "msg": msg or kind,
+                                  "kind": kind, **fields}))
 
     def _write(self, line: bytes) -> None:
         self._pending.append(line)

@@ -45,6 +45,7 @@ class Exchange:
     started: float = field(default_factory=time.perf_counter)
     extra_headers: Headers = field(default_factory=list)  # on every answer
     service: str | None = None
+    route: str | None = None  # the matched route's prefix
     status: int = 0
     upstream_ms: float | None = None
     keep_alive: bool = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import traceback
+from typing import TYPE_CHECKING
 
 from lcdev.gateway.accesslog import GatewayLog
 from lcdev.gateway.auth import AuthFailed, JwksKeys
@@ -24,6 +25,9 @@ from lcdev.gateway.routes import Route, RouteTable
 from lcdev.gateway.schema import GatewayConfig
 from lcdev.gateway.tracing import request_id_from, trace_context
 from lcdev.gateway.upstream import UpstreamFailure, UpstreamPool
+
+if TYPE_CHECKING:
+    from lcdev.gateway.spans import RequestSpans
 
 __all__ = ["Gateway"]
 
@@ -44,6 +48,7 @@ class Gateway:
         self.buckets = TokenBuckets()
         self.pool = UpstreamPool(config.connect_timeout_s)
         self.table = RouteTable.from_config(config, self.jwks)
+        self.spans: RequestSpans | None = None  # set once telemetry is up (server.py)
 
     def apply(self, config: GatewayConfig) -> None:
         """Serve a new configuration from the next request on."""
@@ -56,6 +61,10 @@ class Gateway:
         ex = Exchange(request, source, writer, client,
                       request_id_from(request.get("x-request-id")),
                       trace_context(request.get("traceparent"), request.get("tracestate")))
+        # readiness probes are not traced: they would bury the requests users look for
+        spans = self.spans if request.path != "/_lcdev/health" else None
+        span = spans.start(ex) if spans is not None else None
+        failure: Exception | None = None
         ex.extra_headers.append(("x-request-id", ex.request_id))
         ex.body_pending = not source.complete
         try:
@@ -73,12 +82,16 @@ class Gateway:
         except ConnectionError as exc:
             ex.keep_alive, ex.error = False, f"the client went away: {exc!r}"
         except Exception as exc:  # a bug: answer and report it rather than drop the client
-            ex.keep_alive = False
-            self.log.event("error", request_id=ex.request_id, error=repr(exc),
+            ex.keep_alive, failure = False, exc
+            self.log.event("error", "error", f"the gateway failed: {exc!r}",
+                           request_id=ex.request_id, trace_id=ex.trace.trace_id,
+                           span_id=ex.trace.span_id, error=repr(exc),
                            traceback=traceback.format_exc())
             if not ex.status:
                 await send_problem(ex, 500, f"the gateway failed: {exc!r}")
         finally:
+            if spans is not None and span is not None:
+                spans.end(ex, span, failure)
             self.log.access(ex)
         return ex.keep_alive
 
@@ -88,12 +101,16 @@ class Gateway:
         request = RequestHead("-", "-", "-", "", "1.1", [], [], {})
         ex = Exchange(request, source, writer, client, request_id_from(None),
                       trace_context(None, None), keep_alive=False)
+        spans = self.spans
+        span = spans.start(ex) if spans is not None else None
         ex.extra_headers.append(("x-request-id", ex.request_id))
         try:
             await send_problem(ex, error.status, error.detail, title=error.title)
         except ConnectionError:
             pass
         finally:
+            if spans is not None and span is not None:
+                spans.end(ex, span)
             self.log.access(ex)
 
     async def _dispatch(self, ex: Exchange, table: RouteTable) -> None:
@@ -106,7 +123,7 @@ class Gateway:
             await send_problem(ex, 404, f"no service is routed at {request.path}",
                                routes=table.prefixes)
             return
-        ex.service = route.service
+        ex.service, ex.route = route.service, route.prefix
         if request.upgrade:
             await send_problem(ex, 501, "the gateway does not pass on protocol upgrades"
                                " (WebSocket)", service=route.service)

@@ -13,7 +13,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from lcdev.gateway.accesslog import GatewayLog
 from lcdev.gateway.gateway import Gateway
@@ -21,6 +21,9 @@ from lcdev.gateway.http1 import HttpError
 from lcdev.gateway.reload import ConfigWatcher
 from lcdev.gateway.request_reader import RequestReader
 from lcdev.gateway.schema import GatewayConfig, load_config
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 __all__ = ["GatewayServer"]
 
@@ -58,8 +61,23 @@ class GatewayServer:
         self.port = self._server.sockets[0].getsockname()[1]
         self._watch = asyncio.create_task(self.watcher.run())
         self._sweep = asyncio.create_task(self._close_idle())
-        self.log.event("started", host=self.host, port=self.port,
+        self.log.event("started", msg=f"listening on {self.host}:{self.port}",
+                       host=self.host, port=self.port,
                        routes=len(self.gateway.table.routes))
+
+    def enable_tracing(self, tracer: Tracer | None) -> None:
+        """Give every request from now on a span from ``tracer`` (None: no spans).
+
+        Call it in the server's event loop once it started. Imports the OTel API only now,
+        so a gateway without telemetry never loads it.
+        """
+        assert self.gateway is not None, "start the server first"
+        if tracer is None:
+            self.gateway.spans = None
+            return
+        from lcdev.gateway.spans import RequestSpans
+
+        self.gateway.spans = RequestSpans(tracer, self.host, self.port)
 
     def reload(self) -> None:
         """Re-read the configuration now (SIGHUP)."""
@@ -69,11 +87,12 @@ class GatewayServer:
     def _apply(self, config: GatewayConfig) -> None:
         assert self.gateway is not None
         self.gateway.apply(config)
-        self.log.event("config_reloaded", routes=len(config.routes),
+        self.log.event("config_reloaded", msg="configuration reloaded", routes=len(config.routes),
                        running=sorted(r.service for r in config.routes if r.upstream))
 
     def _config_error(self, message: str) -> None:
-        self.log.event("config_error", error=message)
+        self.log.event("config_error", "error", f"configuration not applied: {message}",
+                       error=message)
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Stop accepting, let requests in flight finish (up to ``grace_s``), close."""
@@ -98,7 +117,7 @@ class GatewayServer:
         if self._server is not None:
             await self._server.wait_closed()
         await asyncio.sleep(0.01)  # let the closed transports finish closing
-        self.log.event("stopped")
+        self.log.event("stopped", msg="stopped")
         self.log.flush()
 
     async def _close_idle(self) -> None:

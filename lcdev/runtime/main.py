@@ -2,6 +2,10 @@
 
 The supervisor starts this (forked from a preloaded parent, or as a plain process). Exit codes:
 0 stopped, 2 the definitions are invalid, 3 a destructive migration was refused, 1 otherwise.
+
+Everything the process says is a JSON log line on stdout (observability/logs.py). Telemetry is
+set up here, after the fork, from the ``OTEL_*`` environment the supervisor gives
+(``lcdev.telemetry.sdk``; nothing without an endpoint), and flushed on the way out.
 """
 
 from __future__ import annotations
@@ -9,8 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +22,13 @@ import uvicorn
 
 from lcdev.definitions import load_workspace
 from lcdev.runtime.data import DestructiveChangeRefused
+from lcdev.runtime.observability.logs import install_json_logging
 from lcdev.runtime.service import RuntimeOptions, ServiceRuntime
+from lcdev.telemetry.sdk import setup_telemetry
 
 __all__ = ["main"]
+
+log = logging.getLogger("lcdev.runtime")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,8 +55,8 @@ async def serve(args: argparse.Namespace) -> int:
     loaded = load_workspace(args.workspace.resolve())
     if args.service not in loaded.services:
         for problem in loaded.problems:
-            sys.stderr.write(f"{problem.relative_to(loaded.root)}\n")
-        sys.stderr.write(f"service '{args.service}' has no valid definition\n")
+            log.error("%s", problem.relative_to(loaded.root))
+        log.error("service '%s' has no valid definition", args.service)
         return 2
     runtime = ServiceRuntime(
         loaded, args.service,
@@ -58,11 +66,12 @@ async def serve(args: argparse.Namespace) -> int:
     try:
         app = await runtime.start()
     except DestructiveChangeRefused as exc:
-        sys.stderr.write(f"{exc}\n")
+        log.error("%s", exc)
         await runtime.stop()
         return 3
+    # log_config=None: uvicorn's records go to our JSON handler instead of its own format.
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
-                            access_log=False, lifespan="off")
+                            access_log=False, lifespan="off", log_config=None)
     server = _Server(config)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -75,4 +84,13 @@ async def serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return asyncio.run(serve(_parser().parse_args(argv)))
+    args = _parser().parse_args(argv)
+    install_json_logging(args.service)
+    telemetry = setup_telemetry(args.service)
+    try:
+        return asyncio.run(serve(args))
+    except Exception:  # said as a JSON line, like everything else
+        log.critical("the service stopped on an unexpected error", exc_info=True)
+        return 1
+    finally:
+        telemetry.shutdown()

@@ -3,12 +3,18 @@
 On start it migrates the service's schema, opens its connection pool, builds the HTTP app (CRUD,
 custom endpoints, OpenAPI and AsyncAPI, health) and starts the outbox relay and the event
 consumers; on stop it undoes that in reverse. Health answers 200 only once all of it runs.
+
+Telemetry is decided at start: when a tracer provider is installed (``setup_telemetry`` in
+main.py, or a test's), requests get server spans (api/tracing.py) and the pool's connections
+make SQL spans (observability/sql.py); when not, neither costs anything. The consumers' lag is
+reported on the ``lcdev.consumer.lag`` gauge while they run.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +22,7 @@ from typing import Any
 
 import asyncpg
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -26,6 +33,7 @@ from lcdev.runtime.api.crud import crud_routes
 from lcdev.runtime.api.endpoints import EndpointRunner, call_endpoint
 from lcdev.runtime.api.middleware import ServiceMiddleware, problem_exception_handlers
 from lcdev.runtime.api.openapi import openapi_document
+from lcdev.runtime.api.tracing import TracingMiddleware
 from lcdev.runtime.data import migrate, repositories, schema_name
 from lcdev.runtime.events import (
     EventConsumers,
@@ -34,8 +42,13 @@ from lcdev.runtime.events import (
     change_publisher,
     enqueue,
 )
+from lcdev.runtime.observability.lag import consumer_lag_gauge
+from lcdev.runtime.observability.spans import tracing_enabled
+from lcdev.runtime.observability.sql import TracedConnection
 
 __all__ = ["RuntimeOptions", "ServiceRuntime"]
+
+log = logging.getLogger("lcdev.runtime")
 
 
 @dataclass(frozen=True)
@@ -66,12 +79,14 @@ class ServiceRuntime:
         """Migrate, connect, start relay and consumers; return the app to serve."""
         service, options = self.service, self.options
         began = time.perf_counter()
+        tracing = tracing_enabled()
         self.migration = await migrate(
             options.dsn, service, allow_destructive=options.allow_destructive
         )
         self.pool = await asyncpg.create_pool(
             options.dsn, min_size=options.pool_min, max_size=options.pool_max,
             server_settings={"search_path": f'"{schema_name(service)}", public'},
+            connection_class=TracedConnection if tracing else asyncpg.Connection,
         )
         repos = repositories(service)
         on_change = change_publisher(service)
@@ -92,18 +107,26 @@ class ServiceRuntime:
         )
         await self.relay.start()
         await self.consumers.start()
+        if self.consumers.topics:
+            consumer_lag_gauge().watch(service.name, self.consumers)
         self.started = True
-        _log("started", service=service.name, version=service.version,
-             seconds=round(time.perf_counter() - began, 3))
+        log.info("started", extra={"fields": {
+            "version": service.version, "seconds": round(time.perf_counter() - began, 3),
+            "tracing": tracing}})
+        middleware = [ServiceMiddleware.as_middleware()]
+        if tracing:
+            middleware.insert(0, Middleware(TracingMiddleware, untraced=frozenset(
+                {f"{service.route.rstrip('/')}/_lcdev/health"})))
         return Starlette(
             routes=routes,
-            middleware=[ServiceMiddleware.as_middleware()],
+            middleware=middleware,
             exception_handlers=problem_exception_handlers(),
         )
 
     async def stop(self) -> None:
         """Stop consuming, publishing, then close the pool; committed work is never lost."""
         if self.consumers is not None:
+            consumer_lag_gauge().forget(self.consumers)
             await self.consumers.stop()
         if self.relay is not None:
             await self.relay.stop()
@@ -133,11 +156,6 @@ class ServiceRuntime:
             Route(f"{base}/openapi.json", openapi_json),
             Route(f"{base}/asyncapi.json", asyncapi_json),
         ]
-
-
-def _log(message: str, **fields: Any) -> None:
-    """One structured JSON line on stdout (the supervisor captures it)."""
-    print(json.dumps({"level": "info", "msg": message, **fields}), flush=True)  # noqa: T201
 
 
 def service_folder(loaded: LoadedWorkspace, name: str) -> Path:

@@ -83,7 +83,9 @@ def cleanup_offline(root: Path, remove_data: bool) -> list[str]:
         done.append(f"stopped {len(killed)} process(es) left by a crashed supervisor")
     for stale in (layout.supervisor_file, layout.socket_path):
         stale.unlink(missing_ok=True)
-    if remove_data and layout.data_dir.exists():
-        shutil.rmtree(layout.data_dir)
-        done.append(f"removed data in {layout.data_dir}")
+    if remove_data:
+        for folder in (layout.data_dir, layout.telemetry_dir):
+            if folder.exists():
+                shutil.rmtree(folder)
+                done.append(f"removed {folder.relative_to(root)}")
     return done

@@ -23,7 +23,7 @@ from lcdev.backends.base import BackendError, StackBackend
 from lcdev.backends.native.backend import NativeBackend
 from lcdev.core.events import ComponentFailed, StackFailed
 from lcdev.core.layout import WorkspaceLayout
-from lcdev.definitions import load_workspace
+from lcdev.definitions import LoadedWorkspace, load_workspace
 from lcdev.scaffolding.editor_schemas import write_editor_schemas
 from lcdev.supervisor.records import (
     SupervisorLock,
@@ -31,8 +31,9 @@ from lcdev.supervisor.records import (
     kill_recorded_children,
     write_supervisor_record,
 )
-from lcdev.supervisor.resolve import load_stack, plan_stack, write_gateway_config
+from lcdev.supervisor.resolve import StackPlan, load_stack, plan_stack, write_gateway_config
 from lcdev.supervisor.supervisor import Supervisor
+from lcdev.supervisor.telemetry import TelemetryHub
 
 __all__ = ["main", "run_supervisor"]
 
@@ -111,11 +112,26 @@ async def _run_locked(
             raise BackendError(f"--allow-destructive names no service: {', '.join(unknown)}",
                                hint=f"services: {', '.join(sorted(loaded.services))}")
         plan = plan_stack(loaded, stack, layout, allow_destructive)
+        telemetry = TelemetryHub(layout, workspace.telemetry, workspace.name)
+        telemetry.reserve_port()
     except BackendError as exc:
         _say(f"{exc}" + (f" — {exc.hint}" if exc.hint else ""))
         return EXIT_START_FAILED
     write_gateway_config(plan, loaded)
-    supervisor = Supervisor(layout, backend, plan)
+    for component in plan.components:
+        component.env.update(telemetry.env(component.name))
+    telemetry.open_store()
+    try:
+        return await _serve(layout, backend, plan, loaded, telemetry)
+    finally:
+        await telemetry.close(wipe=telemetry.wipe_requested)
+
+
+async def _serve(layout: WorkspaceLayout, backend: StackBackend, plan: StackPlan,
+                 loaded: LoadedWorkspace, telemetry: TelemetryHub) -> int:
+    assert loaded.workspace is not None
+    workspace = loaded.workspace
+    supervisor = Supervisor(layout, backend, plan, observer=telemetry)
     stop_requested = asyncio.Event()
     remove_data = False
 
@@ -130,7 +146,8 @@ async def _run_locked(
              "state": str(supervisor.runtimes[s.name].state)}
             for s in loaded.services.values() if s.name in supervisor.runtimes
         ]
-        return {"workspace": workspace.name, "root": str(layout.root), "services": services}
+        return {"workspace": workspace.name, "root": str(layout.root), "services": services,
+                "telemetry": telemetry.status()}
 
     start = asyncio.create_task(supervisor.start_all())
     socket_path = layout.socket_path
@@ -146,6 +163,7 @@ async def _run_locked(
             return EXIT_START_FAILED
         await asyncio.sleep(0.005)
     os.chmod(socket_path, 0o600)
+    receiver = asyncio.create_task(telemetry.start_receiver())
     record = SupervisorRecord(os.getpid(), str(socket_path), backend.name, time.time(),
                               str(layout.root))
     write_supervisor_record(layout, record)
@@ -171,6 +189,8 @@ async def _run_locked(
                 supervisor.emit(StackFailed(reason="start-up interrupted"))
             await supervisor.stop_all(remove_data=remove_data)
         stop_wait.cancel()
+        telemetry.wipe_requested = remove_data
+        await receiver
     finally:
         await asyncio.sleep(0.05)  # let streaming clients read the last events
         supervisor.bus.close()

@@ -12,7 +12,7 @@ import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any, Protocol
 
 from lcdev.backends.base import BackendError, ComponentHandle, ResolvedComponent, StackBackend
 from lcdev.backends.probes import ComponentExited, ReadinessTimeout, wait_until_ready
@@ -43,6 +43,14 @@ __all__ = ["ComponentRuntime", "Supervisor"]
 TAIL_LINES = 30
 
 
+class Observer(Protocol):
+    """Who else hears every line and event (the telemetry store)."""
+
+    def line(self, source: str, stream: str, text: str) -> None: ...
+
+    def event(self, event: Event) -> None: ...
+
+
 class StartFailed(Exception):
     def __init__(self, reason: str, hint: str = "") -> None:
         super().__init__(reason)
@@ -61,7 +69,6 @@ class ComponentRuntime:
     since: float = field(default_factory=time.time)
     last_error: str = ""
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
-    log_file: IO[str] | None = None
     watcher: asyncio.Task[None] | None = None
     crash_streak: int = 0
     up_since: float = 0.0
@@ -90,11 +97,13 @@ class Supervisor:
         backend: StackBackend,
         plan: StackPlan,
         policy: RestartPolicy | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.layout = layout
         self.backend = backend
         self.plan = plan
         self.policy = policy or RestartPolicy()
+        self.observer = observer
         self.bus = EventBus()
         self.started_at = time.time()
         self.phase = "starting"
@@ -108,15 +117,18 @@ class Supervisor:
 
     def emit(self, event: Event) -> None:
         self.bus.publish(event)
+        if self.observer is not None:
+            self.observer.event(event)
 
     def _sink(self, runtime: ComponentRuntime) -> Any:
         name = runtime.component.name
+        observer = self.observer
 
         def sink(stream: str, text: str) -> None:
             runtime.tail.append(text)
-            if runtime.log_file is not None:
-                runtime.log_file.write(text + "\n")
-            self.emit(LogLineEmitted(source=name, stream=stream, text=text))
+            if observer is not None:
+                observer.line(name, stream, text)
+            self.bus.publish(LogLineEmitted(source=name, stream=stream, text=text))
 
         return sink
 
@@ -128,7 +140,6 @@ class Supervisor:
 
     async def start_all(self) -> bool:
         """Start every component; on any failure stop what started and return False."""
-        self.layout.logs_dir.mkdir(parents=True, exist_ok=True)
         warm_up = asyncio.create_task(self.backend.warm_up(self.plan.components))
         for wave in start_waves(self.plan.depends_on):
             results = await asyncio.gather(
@@ -166,10 +177,6 @@ class Supervisor:
         component = runtime.component
         self._set(runtime, ComponentState.STARTING)
         self.emit(ComponentStarting(name=component.name, port=component.port, attempt=attempt))
-        if runtime.log_file is None:
-            runtime.log_file = self.layout.component_log(component.name).open(
-                "a", buffering=1, encoding="utf-8"
-            )
         try:
             await self.backend.prepare(component)
             runtime.handle = await self.backend.launch(component, self._sink(runtime))
@@ -271,9 +278,6 @@ class Supervisor:
             await self.backend.stop(runtime.component, runtime.handle)
             self.emit(ComponentStopped(name=runtime.component.name))
         self._set(runtime, ComponentState.STOPPED)
-        if runtime.log_file is not None:
-            runtime.log_file.close()
-            runtime.log_file = None
 
     # -- views ----------------------------------------------------------------------------
 

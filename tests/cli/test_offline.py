@@ -55,46 +55,6 @@ def test_a_stale_record_leaks_no_socket(shop: Path) -> None:
     assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
 
 
-def test_logs_without_a_stack_or_earlier_logs_exits_1(shop: Path) -> None:
-    result = lcdev("logs", "-w", str(shop))
-    assert result.exit_code == 1
-    message = flat(result.stderr)
-    assert "error: the stack is not running and there are no logs from an earlier run" in message
-    assert "hint: start it with `lcdev up`" in message
-
-
-def _write_logs(root: Path) -> None:
-    logs = root / ".lcdev" / "logs"
-    logs.mkdir(parents=True)
-    (logs / "postgres.log").write_text("pg one\npg two\npg three\n")
-    (logs / "kafka.log").write_text("broker up\n")
-
-
-def test_logs_show_the_last_run_when_nothing_runs(shop: Path) -> None:
-    _write_logs(shop)
-    result = lcdev("logs", "-w", str(shop))
-    assert result.exit_code == 0
-    assert "the stack is not running; these are the logs of its last run" in result.stderr
-    lines = [line.split(maxsplit=1)[1] for line in result.stdout.splitlines()]
-    assert [flat(line) for line in lines] == [
-        "kafka broker up", "postgres pg one", "postgres pg two", "postgres pg three"
-    ]
-
-
-def test_logs_of_one_component_with_a_tail(shop: Path) -> None:
-    _write_logs(shop)
-    result = lcdev("logs", "postgres", "--tail", "2", "-w", str(shop))
-    assert result.exit_code == 0
-    assert [flat(line).split(" ", 1)[1] for line in result.stdout.splitlines()] == [
-        "postgres pg two", "postgres pg three"
-    ]
-
-
-def test_logs_of_an_unknown_component_without_files_exits_1(shop: Path) -> None:
-    _write_logs(shop)
-    assert lcdev("logs", "nosuch", "-w", str(shop)).exit_code == 1
-
-
 def test_down_with_nothing_running_says_so(shop: Path) -> None:
     result = lcdev("down", "-w", str(shop))
     assert result.exit_code == 0
@@ -105,10 +65,15 @@ def test_down_volumes_removes_data_left_by_an_earlier_run(shop: Path) -> None:
     data = shop / ".lcdev" / "data"
     (data / "postgres").mkdir(parents=True)
     (data / "postgres" / "PG_VERSION").write_text("16\n")
+    telemetry = shop / ".lcdev" / "telemetry"
+    telemetry.mkdir()
+    (telemetry / "telemetry.db").write_bytes(b"")
     result = lcdev("down", "-v", "-w", str(shop))
     assert result.exit_code == 0
-    assert f"✓ removed data in {data}" in flat(result.stderr)
+    assert "✓ removed .lcdev/data" in flat(result.stderr)
+    assert "✓ removed .lcdev/telemetry" in flat(result.stderr)
     assert not data.exists()
+    assert not telemetry.exists()
 
 
 def test_down_without_volumes_keeps_data(shop: Path) -> None:

@@ -22,7 +22,8 @@ ports:
   postgres: 15432
 secrets:
   jwt_dev_key: {env: SHOP_JWT_KEY, default: "dev-only-not-secret"}
-otlp_forward: null
+telemetry:
+  forward: null
 """
 
 Writer = Callable[[str, str], Path]

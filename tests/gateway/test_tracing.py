@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from lcdev.gateway.accesslog import access_level
 from tests.gateway.conftest import GatewayFactory, RunningGateway, Upstream, route
 
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
@@ -87,16 +88,24 @@ def test_an_invalid_traceparent_starts_a_new_trace(
     assert "tracestate" not in seen  # dropped with the invalid traceparent
 
 
-def test_one_access_line_per_request(gateway: RunningGateway, client: httpx.Client) -> None:
+def test_one_access_line_per_request(gateway: RunningGateway, client: httpx.Client,
+                                     upstream: Upstream) -> None:
     response = client.post("/orders/9?secret=1", content=b"x",
                            headers={"traceparent": CALLER, "x-request-id": "log-1"})
     line = gateway.wait_line(lambda line: line["request_id"] == "log-1")
-    assert set(line) == {"time", "kind", "request_id", "trace_id", "method", "path", "status",
-                         "duration_ms", "service", "upstream_ms", "client"}
+    assert set(line) == {"time", "level", "msg", "kind", "request_id", "trace_id", "span_id",
+                         "method", "path", "status", "duration_ms", "upstream", "upstream_ms",
+                         "client"}
     assert line["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    # the span id is the gateway's: the parent of what the service sees
+    forwarded = TRACEPARENT.match(upstream.seen[-1]["traceparent"])
+    assert forwarded is not None
+    assert line["span_id"] == forwarded.group(2)
     assert (line["method"], line["path"], line["status"]) == ("POST", "/orders/9", 200)
-    assert line["service"] == "orders"
+    assert line["upstream"] == "orders"
     assert line["client"] == "127.0.0.1"
+    assert line["level"] == "info"
+    assert line["msg"] == f"POST /orders/9 200 {line['duration_ms']} ms"
     assert 0 < line["upstream_ms"] <= line["duration_ms"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["time"])
     assert response.status_code == 200
@@ -107,5 +116,26 @@ def test_gateway_answers_are_logged_with_their_cause(
 ) -> None:
     client.get("/nowhere", headers={"x-request-id": "log-404"})
     line = gateway.wait_line(lambda line: line["request_id"] == "log-404")
-    assert (line["status"], line["service"], line["upstream_ms"]) == (404, None, None)
+    assert (line["status"], line["upstream"], line["upstream_ms"]) == (404, None, None)
     assert line["error"] == "no service is routed at /nowhere"
+    assert line["level"] == "warn"
+    assert line["msg"].startswith("GET /nowhere 404 ")
+    assert line["msg"].endswith(" ms: no service is routed at /nowhere")
+
+
+@pytest.mark.parametrize(("status", "error", "level"), [
+    (200, None, "info"), (304, None, "info"), (404, "no route", "warn"),
+    (429, "limited", "warn"), (500, None, "error"), (503, "not running", "error"),
+    (200, "the response was cut short", "error"),  # broke off after the head
+    (0, "the client went away", "error"),  # no answer at all
+])
+def test_access_levels(status: int, error: str | None, level: str) -> None:
+    assert access_level(status, error) == level
+
+
+def test_lines_about_the_gateway_itself_have_a_level_and_a_message(
+    gateway: RunningGateway,
+) -> None:
+    started = gateway.wait_line(lambda line: True, kind="started")
+    assert started["level"] == "info"
+    assert started["msg"] == f"listening on 127.0.0.1:{started['port']}"

@@ -14,7 +14,7 @@ def test_state_lives_under_dot_lcdev(tmp_path: Path) -> None:
     layout = WorkspaceLayout(tmp_path)
     assert layout.data_dir == tmp_path / ".lcdev" / "data"
     assert layout.component_data("postgres") == tmp_path / ".lcdev" / "data" / "postgres"
-    assert layout.component_log("kafka") == tmp_path / ".lcdev" / "logs" / "kafka.log"
+    assert layout.telemetry_db == tmp_path / ".lcdev" / "telemetry" / "telemetry.db"
     assert layout.lock_file.parent == layout.run_dir == tmp_path / ".lcdev" / "run"
 
 

@@ -15,6 +15,7 @@ from lcdev.backends.memory import InMemoryBackend
 from lcdev.core.events import (
     ComponentFailed,
     ComponentReady,
+    Event,
     StackFailed,
     StackReady,
     StackStopped,
@@ -63,8 +64,24 @@ def test_all_components_become_healthy_in_dependency_order(tmp_path: Path) -> No
     assert backend.ready == NAMES  # after_ready ran once each, in order
 
 
-def test_output_lines_reach_the_bus_and_the_log_files(tmp_path: Path) -> None:
+class RecordingObserver:
+    """An in-memory Observer (the telemetry store's role): what it heard, in order."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, str]] = []
+        self.events: list[str] = []
+
+    def line(self, source: str, stream: str, text: str) -> None:
+        self.lines.append((source, stream, text))
+
+    def event(self, event: Event) -> None:
+        self.events.append(type(event).__name__)
+
+
+def test_output_lines_reach_the_bus_and_the_observer(tmp_path: Path) -> None:
     supervisor = supervisor_on(tmp_path, InMemoryBackend())
+    observer = RecordingObserver()
+    supervisor.observer = observer
 
     async def scenario() -> None:
         await supervisor.start_all()
@@ -75,8 +92,9 @@ def test_output_lines_reach_the_bus_and_the_log_files(tmp_path: Path) -> None:
     lines = [e.text for e in supervisor.bus.log_tail("db")]
     assert f"db: listening on 127.0.0.1:{port}" in lines
     assert lines[-1] == "db: stopped (exit 0)"
-    log_file = (tmp_path / ".lcdev" / "logs" / "db.log").read_text().splitlines()
-    assert log_file == lines
+    assert [text for source, _, text in observer.lines if source == "db"] == lines
+    assert "LogLineEmitted" not in observer.events  # lines are heard once, as lines
+    assert observer.events[-1] == "StackStopped"
 
 
 def test_stop_all_stops_in_reverse_order_and_frees_every_port(tmp_path: Path) -> None:
@@ -168,7 +186,6 @@ def test_stop_all_with_remove_data_deletes_every_data_dir(tmp_path: Path) -> Non
 
     assert run(scenario) == [data / "broker", data / "db", data / "gateway"]
     assert not data.exists()
-    assert (tmp_path / ".lcdev" / "logs" / "db.log").is_file()  # logs are kept
     history = supervisor.bus.history()
     assert of(StackStopping, history)[0].remove_data is True
     assert of(StackStopped, history)[0].removed_data is True

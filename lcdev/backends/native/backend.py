@@ -31,6 +31,13 @@ RUNTIME_MAIN = "lcdev.runtime.main"
 MIGRATION_MODULES = ("lcdev.runtime.data.schema", "lcdev.runtime.data.migrate_plan",
                      "lcdev.runtime.data.migrate_apply")
 """Imported by a service only when its schema must change (SQLAlchemy, Alembic)."""
+TELEMETRY_MODULES = ("opentelemetry.sdk.resources", "opentelemetry.sdk.trace",
+                     "opentelemetry.sdk.trace.export", "opentelemetry.sdk.metrics",
+                     "opentelemetry.sdk.metrics.export",
+                     "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+                     "opentelemetry.exporter.otlp.proto.http.metric_exporter",
+                     "opentelemetry.exporter.http.transport._requests", "requests")
+"""Imported by every service when the supervisor collects telemetry (OTEL_* in its env)."""
 
 
 def _use_fork_server() -> bool:
@@ -74,9 +81,11 @@ class NativeBackend(StackBackend):
             c.definition.native.driver == "postgres" and not (c.data_dir / "PG_VERSION").exists()
             for c in components
         )
+        traced = any("OTEL_EXPORTER_OTLP_ENDPOINT" in c.env for c in components)
         if self._forks is None:
             self._forks = ServiceForkServer(
-                preload=[RUNTIME_MAIN, *(MIGRATION_MODULES if fresh else ())]
+                preload=[RUNTIME_MAIN, *(MIGRATION_MODULES if fresh else ()),
+                         *(TELEMETRY_MODULES if traced else ())]
             )
         await self.forks.warm_up()
 

@@ -35,7 +35,7 @@ from lcdev.runtime.data.jsonschemas import check_json_schema
 from lcdev.runtime.data.values import check_limits, describe, from_json, resolve_default
 from lcdev.runtime.events.conditions import condition_holds, resolve_settings
 from lcdev.runtime.events.outbox import ChangeHook, change_publisher, enqueue, payload_from_row
-from lcdev.runtime.events.trace import TRACE_HEADERS, using_trace_headers
+from lcdev.runtime.events.trace import using_trace_headers
 from lcdev.runtime.events.wire import jsonable
 from lcdev.runtime.problems import ProblemError
 
@@ -251,11 +251,11 @@ class EndpointRunner:
                     body = orjson.loads(raw) if raw.strip() else None
                 except orjson.JSONDecodeError as exc:
                     raise ProblemError(400, f"the request body is not valid JSON: {exc}") from None
-                trace = {h: request.headers[h] for h in TRACE_HEADERS if h in request.headers}
                 source = pool() if callable(pool) else pool
+                # The request's trace context is current already (api/tracing.py, middleware).
                 async with source.acquire() as conn, conn.transaction():
                     result = await self.call(name, conn, path_params=request.path_params,
-                                             body=body, headers=trace)
+                                             body=body)
             except ProblemError as problem:
                 return problem.response()
             if result is None:

@@ -9,7 +9,10 @@ every error as ``application/problem+json``.
 - A :class:`ProblemError` raised anywhere answers its problem; losing the database (refused or
   dropped connections, a pool closing for a reload, too many connections) answers 503 with
   ``Retry-After``; any other exception answers a 500 problem naming the request id and is
-  logged with its traceback (never sent).
+  logged with its traceback (never sent). Both are recorded on the current (server) span.
+- The caller's ``traceparent``/``tracestate`` are passed on verbatim to the events the request
+  enqueues while no span is current (tracing off); with tracing on, the server span of
+  api/tracing.py, outside this middleware, carries the trace instead.
 
 Starlette's own ``HTTPException`` (unknown path 404, wrong method 405) is turned into a problem
 by :func:`problem_exception_handlers`, to be passed to ``Starlette(exception_handlers=...)``.
@@ -24,12 +27,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import asyncpg
+from opentelemetry import trace
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lcdev.runtime.events.trace import passed_trace_headers
+from lcdev.runtime.observability.spans import mark_error
 from lcdev.runtime.problems import ProblemError
 
 __all__ = [
@@ -84,6 +90,7 @@ class ServiceMiddleware:
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         started = False
+        passed = passed_trace_headers.set(headers) if "traceparent" in headers else None
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
@@ -104,9 +111,12 @@ class ServiceMiddleware:
             if not started:
                 await _send_problem(self._too_large(), scope, receive, send_with_id)
         except ProblemError as problem:
+            if problem.status >= 500:
+                mark_error(trace.get_current_span(), problem)
             if not started:
                 await _send_problem(problem, scope, receive, send_with_id)
         except DATABASE_UNAVAILABLE as exc:
+            mark_error(trace.get_current_span(), exc)
             self.log.warning("request %s %s: database unavailable (request id %s): %s",
                              scope["method"], scope.get("path", ""), request_id, exc)
             if not started:
@@ -114,7 +124,8 @@ class ServiceMiddleware:
                     503, "the service cannot reach its database right now; retry shortly",
                     headers={"Retry-After": "1"}, request_id=request_id)
                 await _send_problem(unavailable, scope, receive, send_with_id)
-        except Exception:
+        except Exception as exc:
+            mark_error(trace.get_current_span(), exc)
             self.log.exception("request %s %s failed (request id %s)", scope["method"],
                                scope.get("path", ""), request_id)
             if not started:
@@ -123,6 +134,9 @@ class ServiceMiddleware:
                     f" (request id {request_id})", request_id=request_id,
                 )
                 await _send_problem(failure, scope, receive, send_with_id)
+        finally:
+            if passed is not None:
+                passed_trace_headers.reset(passed)
 
     def _too_large(self) -> ProblemError:
         return ProblemError(413, f"the request body is larger than {self.max_body} bytes",

@@ -61,7 +61,8 @@ class EventConsumers:
         values = resolve_settings(service) if settings is None else settings
         self._handlers = {
             sub.topic: RecordHandler(pool, self.tables, sub, actions, consumer=sub.topic,
-                                     settings=values, retry=retry or RetryPolicy())
+                                     settings=values, retry=retry or RetryPolicy(),
+                                     service=service.name)
             for sub in self.subscriptions}
         self.counts: Counter[str] = Counter()
         """Records handled so far, by outcome (applied, skipped, duplicate, dead_lettered)."""
@@ -80,9 +81,18 @@ class EventConsumers:
         return list(self._handlers)
 
     def lag(self) -> dict[str, int]:
-        """Records not yet applied, per topic: end offset − next offset (as of the last fetch
-        or check, at most ``idle_poll`` old)."""
-        return {t: max(0, self._ends.get(t, 0) - self._next.get(t, 0)) for t in self._handlers}
+        """Records not yet applied, per topic: end offset − next offset to apply.
+
+        The end is the high watermark of the partition's last fetch response (tansu's
+        ListOffsets answers the start of the last batch, not the end of the log), so it is at
+        most ``idle_poll`` old while connected. Only topics whose end is known are listed, and
+        none while the broker is unreachable (an old end would be presented as current)."""
+        if self._consumer is None:
+            return {}
+        ends, positions = dict(self._ends), dict(self._next)  # atomic copies: a metrics
+        # reader thread calls this while the event loop changes them
+        return {t: max(0, end - positions.get(t, 0)) for t, end in ends.items()
+                if t in self._handlers}
 
     async def start(self) -> None:
         """LISTEN for relays, then consume in the background (a broker that is down is retried,
@@ -148,6 +158,7 @@ class EventConsumers:
             rows = await conn.fetch(f"SELECT topic, next_offset FROM {self.tables.offsets}"
                                     " WHERE partition = 0 AND topic = ANY($1::text[])", topics)
         self._next = {t: 0 for t in topics} | {r["topic"]: int(r["next_offset"]) for r in rows}
+        self._ends.clear()  # ends seen before a reconnection may be of a log that is gone
         while self._replayed:  # announced while disconnected
             self._next[self._replayed.pop()] = 0
         consumer.assign([kafka.partition0(t) for t in topics])
@@ -194,12 +205,16 @@ class EventConsumers:
 
     async def _apply(self, tp: Any, records: list[Any]) -> None:
         handler = self._handlers[tp.topic]
+        self._note_end(tp)  # the lag while this batch is applied
         for record in records:
             if tp.topic in self._replayed:
                 return  # the topic is read again from its start on the next round
             outcome = await handler.handle(record)
             self.counts[outcome] += 1
             self._next[tp.topic] = record.offset + 1
+        self._note_end(tp)
+
+    def _note_end(self, tp: Any) -> None:
         highwater = self._consumer.highwater(tp)
         if highwater is not None:
             self._ends[tp.topic] = int(highwater)

@@ -19,6 +19,11 @@ What happens to data on each failure:
   raising :class:`ActionRejected` or a 4xx ``ProblemError`` is dead-lettered at once.
 - Database unreachable: rolled back and retried until it is back (never dead-lettered), so a
   restart of PostgreSQL loses nothing; the partition waits meanwhile.
+
+Telemetry (events/trace.py): all of it runs in the record's ``process <topic>`` span, each
+entry's action in a ``<service>.<action>`` span below it. A failed attempt is logged at warn,
+a dead letter at error (both inside the span, so the log lines carry its trace id), and a dead
+letter marks the span as failed with its reason.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Any, Literal
 
 import asyncpg
 import orjson
+from opentelemetry.trace import Span
 
 from lcdev.definitions import ConsumedEvent
 from lcdev.runtime.events.actions import ConsumerActions
@@ -41,7 +47,7 @@ from lcdev.runtime.events.retry import Backoff, RetryPolicy, stopping
 from lcdev.runtime.events.schema import check_payload
 from lcdev.runtime.events.subscriptions import Subscription
 from lcdev.runtime.events.tables import EventTables
-from lcdev.runtime.events.trace import using_trace_headers
+from lcdev.runtime.events.trace import acting, consuming
 from lcdev.runtime.events.wire import (
     HEADER_EVENT,
     Envelope,
@@ -49,6 +55,7 @@ from lcdev.runtime.events.wire import (
     decode_envelope,
     header_map,
 )
+from lcdev.runtime.observability.spans import mark_error
 from lcdev.runtime.problems import ProblemError
 
 __all__ = ["INFRASTRUCTURE_ERRORS", "Outcome", "RecordHandler", "record_id"]
@@ -89,6 +96,15 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _action_span(service: str, entry: ConsumedEvent) -> tuple[str, dict[str, str]]:
+    """Name and attributes of the span of one consumes entry: ``inventory.reserve`` for a
+    ``call`` of endpoint ``reserve``, ``audit.insert Entry`` for a declarative action."""
+    target = (entry.endpoint if entry.action == "call" else entry.entity) or ""
+    label = target if entry.action == "call" else f"{entry.action} {target}"
+    return f"{service}.{label}", {"lcdev.consumer.action": entry.action,
+                                  "lcdev.consumer.target": target, "lcdev.event": entry.event}
+
+
 def _permanent(exc: BaseException) -> bool:
     return isinstance(exc, ActionRejected) or (
         isinstance(exc, ProblemError) and exc.status < 500)
@@ -99,9 +115,11 @@ class RecordHandler:
 
     def __init__(self, pool: Any, tables: EventTables, subscription: Subscription,
                  actions: ConsumerActions, *, consumer: str, settings: Mapping[str, Any],
-                 retry: RetryPolicy) -> None:
+                 retry: RetryPolicy, service: str | None = None) -> None:
         self.pool, self.sub, self.actions = pool, subscription, actions
         self.consumer, self.settings, self.retry = consumer, settings, retry
+        self._spans = {id(entry): _action_span(service or tables.schema, entry)
+                       for entry in subscription.entries}
         self._claim = (
             f"INSERT INTO {tables.processed} (event_id, consumer) VALUES ($1, $2)"
             f" ON CONFLICT (event_id) DO UPDATE SET processed_at = now()"
@@ -115,7 +133,8 @@ class RecordHandler:
             f" VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)")
 
     async def handle(self, record: Any) -> Outcome:
-        """Apply one record; returns once its effect (or dead letter) and offset committed."""
+        """Apply one record; returns once its effect (or dead letter) and offset committed.
+        All of it runs in the record's ``process <topic>`` span (events/trace.py)."""
         headers = header_map(record.headers)
         envelope: Envelope | None = None
         problem: str | None = None
@@ -124,11 +143,19 @@ class RecordHandler:
         except EnvelopeError as exc:
             problem = str(exc)
         event_id = record_id(record, envelope)
+        with consuming(record, headers, str(event_id)) as span:
+            outcome = await self._handle(record, event_id, envelope, problem, headers, span)
+            span.set_attribute("lcdev.consumer.outcome", outcome)
+            return outcome
+
+    async def _handle(self, record: Any, event_id: uuid.UUID, envelope: Envelope | None,
+                      problem: str | None, headers: dict[str, str], span: Span) -> Outcome:
         attempts, backoff = 0, Backoff()
         while True:
             try:
-                return await self._apply(record, event_id, envelope, problem, headers)
+                return await self._apply(record, event_id, envelope, problem)
             except _Invalid as exc:
+                mark_error(span, exc, exc.reason)
                 return await self._dead_letter(record, envelope, headers, exc.reason, 0)
             except INFRASTRUCTURE_ERRORS as exc:
                 await self._wait_for_database(backoff, exc)
@@ -137,19 +164,25 @@ class RecordHandler:
                 if _permanent(exc) or attempts >= self.retry.attempts:
                     word = "attempt" if attempts == 1 else "attempts"
                     reason = f"action failed after {attempts} {word}: {_describe(exc)}"
+                    mark_error(span, exc, reason)
                     return await self._dead_letter(record, envelope, headers, reason, attempts)
-                await asyncio.sleep(self.retry.delay(attempts))
+                delay = self.retry.delay(attempts)
+                log.warning("%s offset %d: action failed (attempt %d of %d), retrying in"
+                            " %.2fs: %s", record.topic, record.offset, attempts,
+                            self.retry.attempts, delay, _describe(exc))
+                await asyncio.sleep(delay)
 
     async def _apply(self, record: Any, event_id: uuid.UUID, envelope: Envelope | None,
-                     problem: str | None, headers: dict[str, str]) -> Outcome:
+                     problem: str | None) -> Outcome:
         async with self.pool.acquire() as conn, conn.transaction():
             outcome: Outcome = "duplicate"
             if await conn.fetchval(self._claim, event_id, self.consumer):
                 if envelope is None:
                     raise _Invalid(problem or "not an event")
                 payload, entries = self._entries_for(envelope)
-                with using_trace_headers(headers):
-                    for entry in entries:
+                for entry in entries:
+                    name, attributes = self._spans[id(entry)]
+                    with acting(name, attributes):
                         await self.actions(conn, entry, payload)
                 outcome = "applied" if entries else "skipped"
             await conn.execute(self._offset, record.topic, record.partition, record.offset + 1)
@@ -205,7 +238,7 @@ class RecordHandler:
                 if isinstance(exc, asyncio.CancelledError) and stopping():
                     raise
                 await self._wait_for_database(backoff, exc)
-        log.warning("%s offset %d dead-lettered: %s", record.topic, record.offset, reason)
+        log.error("%s offset %d dead-lettered: %s", record.topic, record.offset, reason)
         return "dead_lettered"
 
     async def _wait_for_database(self, backoff: Backoff, exc: BaseException) -> None:

@@ -23,7 +23,7 @@ from lcdev.runtime.events.conditions import condition_holds, resolve_settings
 from lcdev.runtime.events.errors import EventDefinitionError, EventPayloadError
 from lcdev.runtime.events.schema import check_payload, event_key, payload_fields
 from lcdev.runtime.events.tables import EventTables
-from lcdev.runtime.events.trace import current_trace_headers
+from lcdev.runtime.events.trace import writing_outbox
 from lcdev.runtime.events.wire import jsonable
 
 __all__ = ["ChangeHook", "ChangeKind", "change_publisher", "enqueue", "payload_from_row"]
@@ -54,7 +54,9 @@ async def enqueue(conn: Any, service: ServiceDefinition, event_name: str,
                   headers: Mapping[str, str] | None = None) -> uuid.UUID:
     """Put ``event_name`` with ``payload`` in the outbox of ``conn``'s transaction; return the
     event id. ``key`` defaults to the event's key field (``key:``, else its first uuid field);
-    ``headers`` (W3C trace context) default to :data:`current_trace_headers`.
+    ``headers`` (W3C trace context) default to :data:`current_trace_headers`. The insert runs
+    in an ``outbox <topic>`` span; the row stores that span's trace context, so the relay's
+    publish span becomes its child.
     """
     declared = service.publishes.get(event_name)
     if declared is None:
@@ -68,13 +70,14 @@ async def enqueue(conn: Any, service: ServiceDefinition, event_name: str,
         raise EventPayloadError(event_name, problems)
     if key is None:
         key = event_key(service, event_name, data)
-    stored = {**current_trace_headers.get(), **(headers or {})}
     event_id = uuid.uuid4()
     tables = EventTables.of(service)
-    await conn.execute(
-        _insert_sql(tables), event_id, event_name, service.topic(event_name), key,
-        orjson.dumps(data).decode(), orjson.dumps(stored).decode(), tables.outbox_channel,
-    )
+    topic = service.topic(event_name)
+    with writing_outbox(topic, headers) as stored:
+        await conn.execute(
+            _insert_sql(tables), event_id, event_name, topic, key,
+            orjson.dumps(data).decode(), orjson.dumps(stored).decode(), tables.outbox_channel,
+        )
     return event_id
 
 

@@ -10,6 +10,10 @@ them when the broker comes back empty.
   back: the rows stay unpublished and are sent again after a backoff (a record the broker got
   but did not ack may then appear twice; consumers skip the duplicate).
 - Published rows are kept ``retention`` (24 h) and then deleted.
+- Each record sent gets a ``publish <topic>`` producer span, a child of the trace context
+  stored with its row, ended at the broker's ack; the record's ``traceparent`` names that span
+  (so the consumers' spans are its children). Without a tracer provider the stored headers are
+  sent as they are.
 - tansu keeps nothing across a restart. The relay notices (a topic it published to is gone, or
   its end offset is below what was acked; at start: fewer records than retained published rows)
   and calls :meth:`OutboxRelay.replay_all`, which marks every retained row unpublished again so
@@ -27,12 +31,14 @@ from typing import Any
 import orjson
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
+from opentelemetry.trace import Span
 
 from lcdev.definitions import ServiceDefinition
 from lcdev.runtime.events import kafka
 from lcdev.runtime.events.listen import Listener
 from lcdev.runtime.events.retry import Backoff, stop_task, stopping, wait_event
 from lcdev.runtime.events.tables import EventTables
+from lcdev.runtime.events.trace import end_publish, start_publish
 from lcdev.runtime.events.wire import (
     EVENTS_CHANNEL,
     REPLAY_PREFIX,
@@ -208,14 +214,25 @@ class OutboxRelay:
 
     async def _send(self, rows: list[Any]) -> list[RecordMetadata]:
         futures = []
-        for row in rows:
-            value = encode_envelope(row["id"], row["event"], self.service.name,
-                                    row["created_at"], row["payload"])
-            headers = kafka_headers(row["id"], row["event"], orjson.loads(row["headers"]))
-            futures.append(await self._producer.send(
-                row["topic"], value=value, key=row["key"].encode() if row["key"] else None,
-                partition=0, timestamp_ms=row["now_ms"], headers=headers))
-        results = await asyncio.gather(*futures, return_exceptions=True)
+        spans: list[Span | None] = []
+        try:
+            for row in rows:
+                value = encode_envelope(row["id"], row["event"], self.service.name,
+                                        row["created_at"], row["payload"])
+                span, stored = start_publish(row["topic"], str(row["id"]),
+                                             orjson.loads(row["headers"]))
+                spans.append(span)
+                futures.append(await self._producer.send(
+                    row["topic"], value=value, key=row["key"].encode() if row["key"] else None,
+                    partition=0, timestamp_ms=row["now_ms"],
+                    headers=kafka_headers(row["id"], row["event"], stored)))
+            results = await asyncio.gather(*futures, return_exceptions=True)
+        except BaseException as exc:
+            for span in spans:
+                end_publish(span, exc)
+            raise
+        for span, result in zip(spans, results, strict=True):
+            end_publish(span, result)
         for result in results:
             if isinstance(result, asyncio.CancelledError):  # its connection closed
                 raise KafkaError("the broker connection closed before the ack")

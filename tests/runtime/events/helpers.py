@@ -152,3 +152,10 @@ async def applied_counts(pool: Any, schema: str) -> dict[uuid.UUID, int]:
 
 def schema_of(service: ServiceDefinition) -> str:
     return EventTables.of(service).schema
+
+
+def trace_id_of(traceparent: str) -> str:
+    """The trace id of a ``traceparent``. Where the trace goes on, the span id is not kept:
+    with a tracer provider installed (any test using the ``spans`` fixture installs one for
+    the whole process) each hop names its own span: the relay's publish, the action."""
+    return traceparent.split("-")[1]
