@@ -158,3 +158,13 @@ def print_status(status: dict[str, Any]) -> None:
         console.print(table)
     if status.get("gateway_url"):
         console.print(f"gateway: [bold]{status['gateway_url']}[/]")
+    telemetry = status.get("telemetry") or {}
+    if telemetry.get("otlp_endpoint"):
+        forward = telemetry.get("forward") or {}
+        extra = f" · forwarding to {escape(forward['endpoint'])}" if forward else ""
+        if forward.get("last_error"):
+            extra += f" [yellow](failing: {escape(str(forward['last_error']))})[/]"
+        console.print(f"telemetry: OTLP/HTTP {escape(telemetry['otlp_endpoint'])}{extra} "
+                      "[dim]· lcdev logs · lcdev traces · lcdev metrics[/]")
+    elif telemetry.get("receiver_error"):
+        console.print(f"telemetry: [yellow]{escape(telemetry['receiver_error'])}[/]")

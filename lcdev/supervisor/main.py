@@ -119,7 +119,9 @@ async def _run_locked(
         return EXIT_START_FAILED
     write_gateway_config(plan, loaded)
     for component in plan.components:
-        component.env.update(telemetry.env(component.name))
+        native = component.definition.native
+        own = native.driver == "lowcode" or native.module == "lcdev.gateway"
+        component.env.update(telemetry.env(component.name, lcdev_process=own))
     telemetry.open_store()
     try:
         return await _serve(layout, backend, plan, loaded, telemetry)
