@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -79,19 +78,14 @@ def print_problems(problems: Iterable[Any]) -> None:
         err.print(f"[{style}]{escape(str(problem))}[/]", soft_wrap=True)  # one line: greppable
 
 
-def _source_style(source: str) -> str:
-    from lcdev.cli.views.style import service_style  # the colours of `lcdev logs`
+def print_log_line(event: LogLineEmitted, width: int = 13) -> None:
+    """A line streamed by ``lcdev up``, shown exactly as ``lcdev logs`` shows it: parsed
+    (level, message, trace id out of JSON lines), coloured per service."""
+    from lcdev.cli.views.log_lines import log_line
+    from lcdev.telemetry.logparse import parse_line
 
-    return service_style(source)
-
-
-def print_log_line(event: LogLineEmitted, width: int = 10) -> None:
-    stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
-    style = _source_style(event.source)
-    console.print(
-        f"[dim]{stamp}[/] [{style}]{event.source:<{width}}[/] {escape(event.text)}",
-        soft_wrap=True,
-    )
+    record = parse_line(event.source, event.stream, event.text, int(event.at * 1e9))
+    console.print(log_line(record, width), soft_wrap=True)
 
 
 def print_event(event: Event) -> None:

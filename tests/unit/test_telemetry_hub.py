@@ -143,3 +143,53 @@ def test_spans_sent_to_the_receiver_land_in_the_store_and_down_v_wipes_it(
 
     asyncio.run(scenario())
     assert not WorkspaceLayout(tmp_path).telemetry_dir.exists()
+
+
+def test_everything_received_is_also_forwarded_to_an_external_collector(
+    tmp_path: Path,
+) -> None:
+    from lcdev.telemetry.otlp.receiver import OtlpReceiver
+    from lcdev.telemetry.sink import MemorySink
+
+    trace_id = bytes.fromhex("0af7651916cd43dd8448eb211c80319c")
+
+    async def scenario() -> None:
+        collector_sink = MemorySink()
+        collector = OtlpReceiver(port=0, sink=collector_sink)  # "Jaeger"
+        await collector.start()
+        hub = _hub(tmp_path, port=0, forward=f"http://127.0.0.1:{collector.port}",
+                   forward_headers={"x-api-key": "k"})
+        hub.reserve_port()
+        hub.open_store()
+        await hub.start_receiver()
+        try:
+            async with httpx.AsyncClient() as client:
+                response = await client.post(
+                    f"http://127.0.0.1:{hub.port}/v1/traces",
+                    content=_export_request(trace_id),
+                    headers={"content-type": "application/x-protobuf"})
+            assert response.status_code == 200
+            arrived = await asyncio.to_thread(
+                collector_sink.wait_for, lambda sink: bool(sink.spans), 5.0)
+            assert arrived, hub.status()
+            assert [s.trace_id for s in collector_sink.spans] == [trace_id.hex()]
+            assert hub.status()["forward"]["endpoint"] == f"http://127.0.0.1:{collector.port}"
+        finally:
+            await hub.close(wipe=False)
+            await collector.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_one_megabyte_line_and_binary_output_are_stored_safely(tmp_path: Path) -> None:
+    hub = _hub(tmp_path, port=0)
+    hub.open_store()
+    hub.line("blob", "stdout", "x" * 1_048_576)
+    hub.line("blob", "stdout", "\x00\x01binary\x1b[31m\udcff")
+    asyncio.run(hub.close(wipe=False))
+    with TelemetryStore.open(WorkspaceLayout(tmp_path).telemetry_db, readonly=True) as store:
+        long, binary = store.query_logs(LogQuery(services=("blob",)))
+    assert len(long.message) < 1_048_576
+    assert long.attributes["lcdev.truncated_chars"] == 1_048_576 - len(long.message)
+    assert "binary" in binary.message
+    assert "\x00" not in binary.message
