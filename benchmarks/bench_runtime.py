@@ -6,6 +6,12 @@ with one entity, service `audit` consuming its events) is brought up with `lcdev
 hand-written app serves the same table with the same queries on the same database. Load comes
 from `wrk` (installed with apt when missing) — 2 threads, 32 connections, several short runs,
 medians reported with the ratio to the peer.
+
+Telemetry is as `lcdev up` sets it: the services and the gateway export spans to the
+supervisor's OTLP receiver, which stores them (the realistic "telemetry on"). BENCH_TELEMETRY
+changes that for the stack's processes: `off` (LCDEV_TELEMETRY=off: no spans at all), `json`
+(LCDEV_OTLP_ENCODING=json: spans as OTLP/JSON through lcdev's cheap exporter), `protobuf`
+(the standard OTLP/HTTP protobuf exporter), default = whatever the supervisor chooses.
 """
 
 from __future__ import annotations
@@ -28,7 +34,10 @@ import httpx
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "4"))
-ENV = {**os.environ, "NO_COLOR": "1"}
+TELEMETRY = os.environ.get("BENCH_TELEMETRY", "")
+TELEMETRY_ENV = {"off": {"LCDEV_TELEMETRY": "off"}, "json": {"LCDEV_OTLP_ENCODING": "json"},
+                 "protobuf": {"LCDEV_OTLP_ENCODING": "protobuf"}, "": {}}[TELEMETRY]
+ENV = {**os.environ, "NO_COLOR": "1", **TELEMETRY_ENV}
 HERE = Path(__file__).resolve().parent
 
 ITEMS = """\
@@ -177,7 +186,8 @@ def main() -> None:
         post = parent / "post.lua"
         post.write_text(POST_LUA)
         print(f"wrk -t2 -c32 -d{SECONDS}s, median of {RUNS} runs; peer = hand-written "
-              "starlette + asyncpg, same queries, same database")
+              "starlette + asyncpg, same queries, same database; "
+              f"telemetry: {TELEMETRY or 'as lcdev up sets it'}")
         print(f"{'':26}{'lcdev req/s':>12}{'peer req/s':>12}{'ratio':>8}"
               f"{'lcdev p50':>11}{'peer p50':>10}")
         cases = [
@@ -205,6 +215,8 @@ def main() -> None:
         print(f"event end to end (POST → outbox → Kafka → consumer committed), "
               f"{len(latencies)} events: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
               "(targets: < 20 ms, < 100 ms)")
+        after = json.loads(lcdev("status", "--json", "-w", str(root)).stdout)
+        print(f"telemetry store: {json.dumps(after.get('telemetry'))}")
     finally:
         if peer is not None:
             peer.kill()

@@ -60,7 +60,13 @@ def main() -> None:
         print(f"lcdev up -d → all healthy, shop workspace, native backend, {RUNS} runs each")
         header = f"{'command wall (median)':>24}{'supervisor (median)':>22}{'min':>8}{'max':>8}"
         print(f"{'':14}{header}")
-        for label, cold in (("warm data dir", False), ("cold (no data)", True)):
+        config = root / "lcdev.yaml"
+        traced = config.read_text()
+        for label, cold, telemetry in (("warm data dir", False, True),
+                                       ("cold (no data)", True, True),
+                                       ("warm, no OTel", False, False)):
+            # the last row: telemetry.enabled false (logs are still stored), for comparison
+            config.write_text(traced if telemetry else traced + "telemetry: {enabled: false}\n")
             walls, reported = series(root, cold)
             print(f"{label:14}{statistics.median(walls):>22.3f} s"
                   f"{statistics.median(reported):>20.3f} s"

@@ -89,6 +89,11 @@ class WorkspaceTelemetry(DefinitionModel):
     forward_headers: dict[str, str] = Field(
         default_factory=dict, description="HTTP headers sent with forwarded telemetry."
     )
+    max_traces_per_second: int = Field(
+        100, ge=0,
+        description="New traces each process starts per second at most; beyond it, under "
+        "load, requests are not traced (a trace is always whole). 0 traces every request.",
+    )
     max_size_mb: int = Field(
         256, ge=8, description="Store size bound in MiB; the oldest data is dropped first."
     )

@@ -102,7 +102,9 @@ class TelemetryHub:
         else gets the standard settings only."""
         if not self.port:
             return {}
-        own = {"LCDEV_OTLP_ENCODING": "json"} if lcdev_process else {}
+        own = {"LCDEV_OTLP_ENCODING": "json",
+               "LCDEV_TRACES_PER_SECOND": str(self.settings.max_traces_per_second),
+               } if lcdev_process else {}
         return {**own,
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{self.port}",
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",

@@ -44,6 +44,9 @@ DEFAULT_TIMEOUT_S = 5.0
 _logger = logging.getLogger(__name__)
 _HEADERS = {"Content-Type": "application/json"}
 _UNSET = StatusCode.UNSET
+# Span.flags: bit 8 says whether bit 9 (the parent, or a link's target, is remote) is known.
+_LOCAL_PARENT = 0x100
+_REMOTE_PARENT = 0x300
 
 
 class OtlpJsonSpanExporter(SpanExporter):
@@ -79,12 +82,21 @@ class OtlpJsonSpanExporter(SpanExporter):
             _logger.warning("cannot encode %d spans as OTLP/JSON: %r", len(spans), exc)
             return SpanExportResult.FAILURE
         with self._lock:
-            return self._send(body, len(spans))
+            result = self._send(body, len(spans))
+            if self._stopped:  # shut down while sending: the connection goes too
+                self._disconnect()
+            return result
 
     def shutdown(self) -> None:
         """Stop exporting now; an export in flight fails instead of waiting for its answer."""
         self._stopped = True
-        connection = self._connection
+        if self._lock.acquire(blocking=False):  # idle: just close the connection
+            try:
+                self._disconnect()
+            finally:
+                self._lock.release()
+            return
+        connection = self._connection  # an export is in flight: make it fail now
         sock = connection.sock if connection is not None else None
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -173,8 +185,12 @@ def _span(span: ReadableSpan) -> dict[str, Any]:
         "endTimeUnixNano": str(span.end_time or 0),
     }
     parent = span.parent
-    if parent is not None and parent.span_id:
-        encoded["parentSpanId"] = format(parent.span_id, "016x")
+    if parent is not None:
+        if parent.span_id:
+            encoded["parentSpanId"] = format(parent.span_id, "016x")
+        encoded["flags"] = _REMOTE_PARENT if parent.is_remote else _LOCAL_PARENT
+    else:
+        encoded["flags"] = _LOCAL_PARENT
     if context.trace_state:
         encoded["traceState"] = context.trace_state.to_header()
     attributes = span._attributes  # noqa: SLF001 - see above
@@ -203,17 +219,23 @@ def _event(event: Any) -> dict[str, Any]:
     encoded: dict[str, Any] = {"timeUnixNano": str(event.timestamp), "name": event.name}
     if event.attributes:
         encoded["attributes"] = _attributes(event.attributes)
+        if event.dropped_attributes:
+            encoded["droppedAttributesCount"] = event.dropped_attributes
     return encoded
 
 
 def _link(link: Any) -> dict[str, Any]:
     context = link.context
-    encoded: dict[str, Any] = {"traceId": f"{context.trace_id:032x}",
-                               "spanId": f"{context.span_id:016x}"}
+    encoded: dict[str, Any] = {
+        "traceId": format(context.trace_id, "032x"), "spanId": format(context.span_id, "016x"),
+        "flags": _REMOTE_PARENT if context.is_remote else _LOCAL_PARENT,
+    }
     if context.trace_state:
         encoded["traceState"] = context.trace_state.to_header()
     if link.attributes:
         encoded["attributes"] = _attributes(link.attributes)
+        if link.dropped_attributes:
+            encoded["droppedAttributesCount"] = link.dropped_attributes
     return encoded
 
 

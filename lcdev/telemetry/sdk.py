@@ -31,11 +31,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from opentelemetry.metrics import Meter
     from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.sampling import Sampler
     from opentelemetry.trace import Tracer
 
 __all__ = [
     "DISABLE_ENV",
     "ENCODING_ENV",
+    "RATE_ENV",
     "EXPORTER_LOGGERS",
     "Telemetry",
     "current_ids",
@@ -48,6 +50,9 @@ DISABLE_ENV = "LCDEV_TELEMETRY"
 """Set to ``off`` (or ``0``/``false``/``no``) to keep a process silent even with an endpoint."""
 
 ENCODING_ENV = "LCDEV_OTLP_ENCODING"
+RATE_ENV = "LCDEV_TRACES_PER_SECOND"
+"""New traces a second each process starts at most (``sampling.py``); 0 or unset: every one.
+A standard ``OTEL_TRACES_SAMPLER`` in the environment wins over it."""
 """``json`` sends spans with lcdev's OTLP/JSON exporter (cheap); anything else, protobuf."""
 
 INSTRUMENTATION_NAME = "lcdev"
@@ -180,7 +185,8 @@ def _install(service_name: str | None) -> Telemetry:
     metric_exporter = OTLPMetricExporter()
     # shutdown_on_exit=False: the SDK's own atexit hook waits up to 30 s on a dead receiver;
     # ours (Telemetry.shutdown) is bounded.
-    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False,
+                                     sampler=_sampler())
     tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))  # reads OTEL_BSP_*
     reader = PeriodicExportingMetricReader(metric_exporter)  # reads OTEL_METRIC_EXPORT_*
     meter_provider = MeterProvider(resource=resource, metric_readers=[reader],
@@ -204,6 +210,22 @@ def _install(service_name: str | None) -> Telemetry:
 
     atexit.register(telemetry.shutdown)
     return telemetry
+
+
+def _sampler() -> Sampler | None:
+    """Rate-limited roots when ``LCDEV_TRACES_PER_SECOND`` asks for it; None lets the SDK
+    read ``OTEL_TRACES_SAMPLER`` (default: every trace)."""
+    if os.environ.get("OTEL_TRACES_SAMPLER"):
+        return None
+    try:
+        per_second = float(os.environ.get(RATE_ENV, "0") or 0)
+    except ValueError:
+        return None
+    if per_second <= 0:
+        return None
+    from lcdev.telemetry.sampling import rate_limited
+
+    return rate_limited(per_second)
 
 
 def json_encoding_requested() -> bool:

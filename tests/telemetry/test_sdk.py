@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
+from lcdev.telemetry.otlp.decode import decode_traces
 from tests.telemetry.otlp_endpoint import OtlpEndpoint
+from tests.telemetry.test_export_json import Collector
 
 PROGRAM = """
 import json, os, sys, time
@@ -161,6 +163,66 @@ def test_a_receiver_that_never_answers_costs_a_bounded_shutdown() -> None:
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
         started = time.monotonic()
         found, _ = run(environment(url))
+        assert found["flushed"] is False
+        assert found["shutdown_s"] < 2.5
+        assert time.monotonic() - started < 10
+
+
+# -- LCDEV_OTLP_ENCODING=json: lcdev's own processes send spans as OTLP/JSON -----------------
+
+def test_with_json_encoding_spans_go_as_otlp_json_and_metrics_as_protobuf() -> None:
+    collector = Collector()
+    try:
+        found, stderr = run({**environment(collector.url), "LCDEV_OTLP_ENCODING": "json"})
+    finally:
+        collector.close()
+    assert (found["enabled"], found["flushed"], found["same"]) == (True, True, True)
+    assert found["shutdown_s"] < 1.0
+    sent = list(zip(collector.paths, collector.content_types, collector.bodies, strict=True))
+    traces = [body for path, kind, body in sent if path == "/v1/traces"]
+    assert traces
+    assert {kind for path, kind, _ in sent if path == "/v1/traces"} == {"application/json"}
+    assert {kind for path, kind, _ in sent if path == "/v1/metrics"} == {
+        "application/x-protobuf"}  # metrics keep the standard exporter
+    spans = {span.name: span for body in traces
+             for span in decode_traces(body, "application/json")}
+    outer, inner = spans["outer"], spans["inner"]
+    assert found["inside"] == [outer.trace_id, outer.span_id]
+    assert (inner.trace_id, inner.parent_span_id) == (outer.trace_id, outer.span_id)
+    assert outer.service == "orders"
+    assert stderr == ""
+
+
+@pytest.mark.parametrize("encoding", ["", "protobuf"])
+def test_without_json_encoding_spans_stay_protobuf(encoding: str) -> None:
+    collector = Collector()
+    try:
+        run({**environment(collector.url), "LCDEV_OTLP_ENCODING": encoding})
+    finally:
+        collector.close()
+    kinds = {kind for path, kind in zip(collector.paths, collector.content_types, strict=True)
+             if path == "/v1/traces"}
+    assert kinds == {"application/x-protobuf"}
+
+
+def test_json_encoding_to_an_unreachable_endpoint_neither_blocks_nor_floods() -> None:
+    started = time.monotonic()
+    found, stderr = run({**environment(nothing_listens(), OTEL_BSP_SCHEDULE_DELAY="20",
+                                       OTEL_METRIC_EXPORT_INTERVAL="50"),
+                         "SPANS": "1000", "LCDEV_OTLP_ENCODING": "json"})
+    assert found["enabled"] is True
+    assert found["load_s"] < 3.0
+    assert found["shutdown_s"] < 2.5
+    assert time.monotonic() - started < 10
+    assert "failed to export" in stderr  # it says so...
+    assert len(stderr.splitlines()) <= 3, stderr  # ...once a minute per logger
+
+
+def test_json_encoding_to_a_receiver_that_never_answers_costs_a_bounded_shutdown() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        found, _ = run({**environment(url), "LCDEV_OTLP_ENCODING": "json"})
         assert found["flushed"] is False
         assert found["shutdown_s"] < 2.5
         assert time.monotonic() - started < 10

@@ -68,7 +68,9 @@ def test_every_process_gets_the_standard_otel_environment(tmp_path: Path) -> Non
         assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
         assert env["OTEL_RESOURCE_ATTRIBUTES"] == "service.namespace=shop"
         assert "LCDEV_OTLP_ENCODING" not in env  # user code keeps the standard settings
-        assert hub.env("orders", lcdev_process=True)["LCDEV_OTLP_ENCODING"] == "json"
+        own = hub.env("orders", lcdev_process=True)
+        assert own["LCDEV_OTLP_ENCODING"] == "json"
+        assert own["LCDEV_TRACES_PER_SECOND"] == "100"
     finally:
         asyncio.run(hub.close(wipe=False))
 

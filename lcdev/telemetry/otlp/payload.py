@@ -1,6 +1,8 @@
 """From request bytes to an OTLP ``Export*ServiceRequest`` message.
 
 Handles what OTLP/HTTP allows on the wire: binary protobuf or OTLP JSON, optionally gzip'd.
+(OTLP JSON traces and logs are usually read without a protobuf message at all, by
+``jsonfast``; this module's JSON path serves metrics and requests that must be forwarded.)
 OTLP JSON differs from protobuf's canonical JSON mapping in one way that matters: trace and
 span ids are hex strings, not base64 — they are rewritten before ``json_format`` sees them
 (base64 ids, as some older senders wrote, still parse). Field names may be lowerCamelCase or
@@ -42,7 +44,9 @@ __all__ = [
     "WireFormat",
     "decompress",
     "empty_response",
+    "parse_json_document",
     "parse_request",
+    "read_body",
     "to_protobuf",
     "wire_format",
 ]
@@ -104,12 +108,7 @@ def parse_request(
     max_bytes: int = MAX_DECODED_BYTES,
 ) -> tuple[Any, bytes]:
     """The parsed ``Export*ServiceRequest`` and its uncompressed body."""
-    fmt = wire_format(content_type)
-    if fmt is None:
-        raise UnsupportedMediaType(
-            f"content type {content_type!r} is not application/x-protobuf or application/json"
-        )
-    raw = decompress(body, content_encoding, max_bytes)
+    fmt, raw = read_body(body, content_type, content_encoding, max_bytes=max_bytes)
     message = _REQUESTS[signal]()
     if fmt == "protobuf":
         try:
@@ -121,6 +120,35 @@ def parse_request(
     else:
         _parse_json(raw, message)
     return message, raw
+
+
+def read_body(
+    body: bytes,
+    content_type: str | None,
+    content_encoding: str | None = None,
+    *,
+    max_bytes: int = MAX_DECODED_BYTES,
+) -> tuple[WireFormat, bytes]:
+    """The wire format named by ``content_type`` and the body with its encoding undone."""
+    fmt = wire_format(content_type)
+    if fmt is None:
+        raise UnsupportedMediaType(
+            f"content type {content_type!r} is not application/x-protobuf or application/json"
+        )
+    return fmt, decompress(body, content_encoding, max_bytes)
+
+
+def parse_json_document(raw: bytes) -> dict[str, Any]:
+    """An OTLP JSON body as the object it must be."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise OtlpDecodeError(f"invalid JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise OtlpDecodeError(
+            f"OTLP JSON must be an object, not {type(document).__name__}"
+        )
+    return document
 
 
 def decompress(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
@@ -159,14 +187,7 @@ def to_protobuf(message: Message) -> bytes:
 
 
 def _parse_json(raw: bytes, message: Message) -> None:
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise OtlpDecodeError(f"invalid JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise OtlpDecodeError(
-            f"OTLP JSON must be an object, not {type(document).__name__}"
-        )
+    document = parse_json_document(raw)
     _hex_ids_to_base64(document)
     try:
         json_format.ParseDict(document, message, ignore_unknown_fields=True)
