@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 __all__ = ["update_trace_summaries"]
 
 _CHUNK = 500  # trace ids per IN (...) lookup
@@ -48,12 +50,22 @@ class _Summary:
             self.root_route = other.root_route
 
 
+def _request_name(name: str, attributes_json: str) -> str:
+    """A root request is listed by what was asked (``POST /orders/orders``), not by its
+    low-cardinality span name (the gateway's ``POST /orders``, named after the route prefix)."""
+    attributes = orjson.loads(attributes_json)
+    method, path = attributes.get("http.request.method"), attributes.get("url.path")
+    return f"{method} {path}" if isinstance(method, str) and isinstance(path, str) else name
+
+
 def update_trace_summaries(conn: sqlite3.Connection, span_rows: Sequence[Sequence[Any]]) -> None:
     """Fold stored span rows (``spans`` column order) into their traces' summaries."""
     batch: dict[str, _Summary] = {}
     for row in span_rows:
-        (row_id, trace_id, _span_id, parent, service, name, _kind, start_ns, end_ns, status,
+        (row_id, trace_id, _span_id, parent, service, name, kind, start_ns, end_ns, status,
          _message, route) = row[:12]
+        if parent == "" and kind == "server" and row[12]:
+            name = _request_name(name, row[12])
         summary = _Summary(start_ns, max(start_ns, end_ns), 1, int(status == "error"),
                            {service.replace(",", ";")}, int(parent != ""), start_ns, service,
                            name, route, row_id)
