@@ -6,6 +6,7 @@ folders that user can enter (pytest's own tmp_path is private to root).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -55,6 +56,29 @@ def make_workspace(parent: Path, template: str = "shop", name: str = "shop") -> 
                        "--postgres-port", "0", "--kafka-port", "0")
     assert result.returncode == 0, result.stderr
     return root
+
+
+@contextlib.contextmanager
+def running_shop_stack(prefix: str) -> Iterator[dict[str, Any]]:
+    """``lcdev up -d`` of a fresh shop workspace, with an httpx client that carries a dev
+    token; ``down -v`` afterwards. Yields ``root``, ``client`` and ``status``."""
+    import httpx
+
+    parent = Path(tempfile.mkdtemp(prefix=prefix))
+    parent.chmod(0o755)
+    root = make_workspace(parent)
+    result = run_lcdev("up", "-d", "-w", str(root), timeout=120)
+    assert result.returncode == 0, result.stderr
+    token = run_lcdev("token", "-w", str(root)).stdout.strip()
+    status = status_json(root)
+    client = httpx.Client(base_url=status["gateway_url"], timeout=10,
+                          headers={"Authorization": f"Bearer {token}"})
+    try:
+        yield {"root": root, "client": client, "status": status}
+    finally:
+        client.close()
+        run_lcdev("down", "-v", "-w", str(root))
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture

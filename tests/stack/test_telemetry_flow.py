@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,7 +21,7 @@ import pytest
 from lcdev.core.layout import WorkspaceLayout
 from lcdev.telemetry.records import SpanRecord
 from lcdev.telemetry.store import LogQuery, TelemetryStore, TraceDetail
-from tests.conftest import make_workspace, run_lcdev, status_json
+from tests.conftest import run_lcdev, running_shop_stack
 
 pytestmark = pytest.mark.stack
 
@@ -32,21 +30,8 @@ SERVICES = {"gateway", "orders", "inventory", "payments", "notifications"}
 
 @pytest.fixture(scope="module")
 def shop_stack() -> Iterator[dict[str, Any]]:
-    parent = Path(tempfile.mkdtemp(prefix="lcdev-otel-"))
-    parent.chmod(0o755)
-    root = make_workspace(parent)
-    result = run_lcdev("up", "-d", "-w", str(root), timeout=120)
-    assert result.returncode == 0, result.stderr
-    token = run_lcdev("token", "-w", str(root)).stdout.strip()
-    status = status_json(root)
-    client = httpx.Client(base_url=status["gateway_url"], timeout=10,
-                          headers={"Authorization": f"Bearer {token}"})
-    try:
-        yield {"root": root, "client": client, "status": status}
-    finally:
-        client.close()
-        run_lcdev("down", "-v", "-w", str(root))
-        shutil.rmtree(parent, ignore_errors=True)
+    with running_shop_stack("lcdev-otel-") as stack:
+        yield stack
 
 
 def _trace(root: Path, trace_id: str, done: Any, timeout: float = 20) -> TraceDetail:
@@ -91,7 +76,11 @@ def test_an_order_is_one_trace_from_the_post_to_the_notification(
     trace_id, caller_span, _ = _place_traced(shop_stack["client"])
 
     def complete(detail: TraceDetail) -> bool:
-        return any(s.service == "notifications" and s.kind == "consumer" for s in detail.spans)
+        """Every process exports its spans on its own schedule: wait for the whole saga."""
+        seen = {(s.service, s.kind) for s in detail.spans}
+        return {("gateway", "server"), ("orders", "server"), ("orders", "producer"),
+                ("inventory", "consumer"), ("payments", "producer"),
+                ("notifications", "consumer")} <= seen
 
     detail = _trace(shop_stack["root"], trace_id, complete)
     spans = detail.spans
