@@ -51,11 +51,12 @@ def test_recent_traces_newest_first_with_root_services_spans_duration_status(ws:
     assert result.exit_code == 0, result.stderr
     assert rows(result.stdout) == [
         [clock(T0 + 2_000_000_000), SLOW_TRACE[:12], "GET", "/payments/payments", "payments",
-         "1", "350.0", "ms", "ok"],
+         "1", "350.0", "ms", "ok", "200"],
         [clock(T0 + 1_000_000_000), OTHER_TRACE[:12], "GET", "/orders/orders/{id}", "gateway",
-         "orders", "2", "3.00", "ms", "ok"],
+         "orders", "2", "3.00", "ms", "ok", "200"],
+        # the request got its 201; a span further down the trace failed
         [clock(T0), TRACE[:12], "POST", "/orders/orders", "gateway", "orders", "payments", "7",
-         "42.0", "ms", "ERROR"],
+         "42.0", "ms", "ERROR", "201"],
     ]
 
 
@@ -89,7 +90,8 @@ def test_json_lists_full_ids_and_numbers(ws: Path) -> None:
     assert json.loads(result.stdout) == [{
         "trace_id": TRACE, "start": iso_time(T0), "start_ns": T0, "duration_ms": 42.0,
         "root_service": "gateway", "root_name": "POST /orders/orders", "root_route": "/orders",
-        "span_count": 7, "services": ["gateway", "orders", "payments"], "error": True}]
+        "span_count": 7, "services": ["gateway", "orders", "payments"], "error": True,
+        "status_code": 201}]
 
 
 def test_a_narrow_terminal_drops_the_time_and_shortens_root_and_services(ws: Path) -> None:

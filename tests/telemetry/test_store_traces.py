@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -189,10 +190,12 @@ def test_consumer_lag_is_the_latest_export_per_topic(store: TelemetryStore) -> N
 def test_a_request_is_listed_by_what_was_asked_not_by_its_route_prefix(
     store: TelemetryStore,
 ) -> None:
-    store.write_spans([span("7" * 32, "a" * 16, "", "gateway", "POST /orders", 0, 10,
-                            http_route="/orders", http_request_method="POST",
-                            url_path="/orders/orders")])
+    request = span("7" * 32, "a" * 16, "", "gateway", "POST /orders", 0, 10,
+                   http_route="/orders", http_request_method="POST", url_path="/orders/orders")
+    store.write_spans([replace(request, attributes={**request.attributes,
+                                                    "http.response.status_code": 401})])
     store.write_spans([span("8" * 32, "b" * 16, "", "orders", "publish orders.placed", 5, 1,
                             "producer", url_path="/not/a/request")])
-    names = {t.trace_id[0]: t.root_name for t in store.list_traces(TraceQuery())}
-    assert names == {"7": "POST /orders/orders", "8": "publish orders.placed"}
+    roots = {t.trace_id[0]: (t.root_name, t.root_status)
+             for t in store.list_traces(TraceQuery())}
+    assert roots == {"7": ("POST /orders/orders", 401), "8": ("publish orders.placed", 0)}

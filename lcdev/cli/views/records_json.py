@@ -87,4 +87,5 @@ def trace_json(trace: TraceSummary) -> dict[str, Any]:
         "span_count": trace.span_count,
         "services": list(trace.services),
         "error": trace.error,
+        "status_code": trace.root_status or None,
     }

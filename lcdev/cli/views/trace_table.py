@@ -78,7 +78,18 @@ def trace_table(traces: Sequence[TraceSummary], width: int) -> Table:
             services_text(trace.services, services),
             str(trace.span_count),
             duration(trace.duration_ns),
-            Text("ERROR", style=ERROR_STYLE) if trace.error else Text("ok", style="green"),
+            _status(trace),
         )
     return table
+
+
+def _status(trace: TraceSummary) -> Text:
+    """``ok``/``ERROR``, with the HTTP status of a request (a 4xx is not an error, but a user
+    looking for the request that got a 401 wants to see it)."""
+    code = f" {trace.root_status}" if trace.root_status else ""
+    if trace.error:
+        return Text(f"ERROR{code}", style=ERROR_STYLE)
+    if trace.root_status >= 400:
+        return Text(f"ok{code}", style="yellow")
+    return Text(f"ok{code}", style="green")
 

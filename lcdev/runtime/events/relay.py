@@ -38,7 +38,7 @@ from lcdev.runtime.events import kafka
 from lcdev.runtime.events.listen import Listener
 from lcdev.runtime.events.retry import Backoff, stop_task, stopping, wait_event
 from lcdev.runtime.events.tables import EventTables
-from lcdev.runtime.events.trace import end_publish, start_publish
+from lcdev.runtime.events.trace import end_publish, start_publish, unsampled
 from lcdev.runtime.events.wire import (
     EVENTS_CHANNEL,
     REPLAY_PREFIX,
@@ -70,6 +70,8 @@ class OutboxRelay:
         """Records the broker acked (replays included)."""
         self.replays = 0
         """How many times every retained row was re-published."""
+        self._replayed_before: Any = None
+        """Rows created up to this time are being re-published: housekeeping, not traced."""
         self._wake = asyncio.Event()
         self._listener = Listener(pool, [self.tables.outbox_channel],
                                   lambda _c, _p: self._wake.set())
@@ -112,6 +114,7 @@ class OutboxRelay:
         """Mark every retained published row unpublished so all are sent again; returns how
         many. Safe at any time: consumers skip events they have already processed."""
         async with self.pool.acquire() as conn, conn.transaction():
+            self._replayed_before = await conn.fetchval("SELECT clock_timestamp()")
             rows = await conn.fetch(
                 f"WITH r AS (UPDATE {self.tables.outbox} SET published_at = NULL"
                 f" WHERE published_at IS NOT NULL RETURNING topic)"
@@ -219,8 +222,12 @@ class OutboxRelay:
             for row in rows:
                 value = encode_envelope(row["id"], row["event"], self.service.name,
                                         row["created_at"], row["payload"])
-                span, stored = start_publish(row["topic"], str(row["id"]),
-                                             orjson.loads(row["headers"]))
+                headers = orjson.loads(row["headers"])
+                if (self._replayed_before is not None
+                        and row["created_at"] <= self._replayed_before):
+                    span, stored = None, unsampled(headers)
+                else:
+                    span, stored = start_publish(row["topic"], str(row["id"]), headers)
                 spans.append(span)
                 futures.append(await self._producer.send(
                     row["topic"], value=value, key=row["key"].encode() if row["key"] else None,

@@ -51,6 +51,7 @@ __all__ = [
     "passed_trace_headers",
     "start_publish",
     "trace_headers",
+    "unsampled",
     "using_trace_headers",
     "writing_outbox",
 ]
@@ -152,6 +153,22 @@ def start_publish(topic: str, event_id: str,
                     "messaging.destination.partition.id": "0",
                     "messaging.message.id": event_id})
     return span, {**stored, **headers_of(span)}
+
+
+def unsampled(stored: Mapping[str, str]) -> dict[str, str]:
+    """The stored trace headers with the sampled flag cleared: a re-published (replayed) record
+    keeps its trace id, but neither its publish nor the consumers' skip of an event they
+    already processed adds spans to a trace that ended long ago (which would stretch it to
+    hours, and cost a full trace per retained event after every broker restart)."""
+    headers = dict(stored)
+    parent = headers.get("traceparent", "")
+    flags = parent[53:]
+    if len(parent) == 55 and parent[52] == "-" and all(c in _HEX for c in flags):
+        headers["traceparent"] = f"{parent[:53]}{int(flags, 16) & 0xFE:02x}"
+    return headers
+
+
+_HEX = frozenset("0123456789abcdef")
 
 
 def end_publish(span: Span | None, result: Any) -> None:

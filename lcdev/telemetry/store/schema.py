@@ -35,7 +35,7 @@ __all__ = [
     "schema_version",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _TABLES = """
 CREATE TABLE meta (
@@ -109,6 +109,7 @@ CREATE TABLE traces (
     root_service TEXT NOT NULL,
     root_name TEXT NOT NULL,
     root_route TEXT NOT NULL,
+    root_status INTEGER NOT NULL,    -- HTTP status of a request root, 0 otherwise
     last_span_id INTEGER NOT NULL    -- highest spans.id of the trace (pruning)
 ) WITHOUT ROWID;
 CREATE INDEX traces_start ON traces (start_ns);

@@ -12,7 +12,7 @@ from lcdev.telemetry.store.types import LogQuery, TraceDetail, TraceQuery, Trace
 __all__ = ["get_trace", "list_traces", "match_trace_ids"]
 
 _SUMMARY_COLUMNS = ("trace_id, root_service, root_name, root_route, start_ns, "
-                    "end_ns - start_ns, span_count, services, errors")
+                    "end_ns - start_ns, span_count, services, errors, root_status")
 _HEX = frozenset("0123456789abcdef")
 _TRACE_LOG_LIMIT = 10_000
 
@@ -69,4 +69,5 @@ def _summary(row: tuple[Any, ...]) -> TraceSummary:
     services = tuple(name for name in row[7].split(",") if name)
     return TraceSummary(trace_id=row[0], root_service=row[1], root_name=row[2],
                         root_route=row[3], start_ns=row[4], duration_ns=max(0, row[5]),
-                        span_count=row[6], services=services, error=row[8] > 0)
+                        span_count=row[6], services=services, error=row[8] > 0,
+                        root_status=row[9])

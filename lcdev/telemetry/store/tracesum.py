@@ -20,7 +20,7 @@ __all__ = ["update_trace_summaries"]
 
 _CHUNK = 500  # trace ids per IN (...) lookup
 _COLUMNS = ("trace_id, start_ns, end_ns, span_count, errors, services, root_orphan, "
-            "root_start_ns, root_service, root_name, root_route, last_span_id")
+            "root_start_ns, root_service, root_name, root_route, root_status, last_span_id")
 
 
 @dataclass(slots=True)
@@ -35,6 +35,7 @@ class _Summary:
     root_service: str
     root_name: str
     root_route: str
+    root_status: int
     last_span_id: int
 
     def merge(self, other: _Summary) -> None:
@@ -47,15 +48,19 @@ class _Summary:
         if (other.root_orphan, other.root_start_ns) < (self.root_orphan, self.root_start_ns):
             self.root_orphan, self.root_start_ns = other.root_orphan, other.root_start_ns
             self.root_service, self.root_name = other.root_service, other.root_name
-            self.root_route = other.root_route
+            self.root_route, self.root_status = other.root_route, other.root_status
 
 
-def _request_name(name: str, attributes_json: str) -> str:
+def _request(name: str, attributes_json: str) -> tuple[str, int]:
     """A root request is listed by what was asked (``POST /orders/orders``), not by its
-    low-cardinality span name (the gateway's ``POST /orders``, named after the route prefix)."""
+    low-cardinality span name (the gateway's ``POST /orders``, named after the route prefix),
+    and with the HTTP status it got (0 when unknown)."""
     attributes = orjson.loads(attributes_json)
     method, path = attributes.get("http.request.method"), attributes.get("url.path")
-    return f"{method} {path}" if isinstance(method, str) and isinstance(path, str) else name
+    code = attributes.get("http.response.status_code")
+    if isinstance(method, str) and isinstance(path, str):
+        name = f"{method} {path}"
+    return name, code if isinstance(code, int) else 0
 
 
 def update_trace_summaries(conn: sqlite3.Connection, span_rows: Sequence[Sequence[Any]]) -> None:
@@ -64,11 +69,12 @@ def update_trace_summaries(conn: sqlite3.Connection, span_rows: Sequence[Sequenc
     for row in span_rows:
         (row_id, trace_id, _span_id, parent, service, name, kind, start_ns, end_ns, status,
          _message, route) = row[:12]
+        code = 0
         if parent == "" and kind == "server" and row[12]:
-            name = _request_name(name, row[12])
+            name, code = _request(name, row[12])
         summary = _Summary(start_ns, max(start_ns, end_ns), 1, int(status == "error"),
                            {service.replace(",", ";")}, int(parent != ""), start_ns, service,
-                           name, route, row_id)
+                           name, route, code, row_id)
         known = batch.get(trace_id)
         if known is None:
             batch[trace_id] = summary
@@ -84,18 +90,18 @@ def update_trace_summaries(conn: sqlite3.Connection, span_rows: Sequence[Sequenc
                                    chunk):
             batch[stored[0]].merge(_from_row(stored))
     conn.executemany(f"INSERT OR REPLACE INTO traces ({_COLUMNS}) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      [_to_row(trace_id, summary) for trace_id, summary in batch.items()])
 
 
 def _from_row(row: Sequence[Any]) -> _Summary:
     services = {name for name in row[5].split(",") if name}
     return _Summary(row[1], row[2], row[3], row[4], services, row[6], row[7], row[8], row[9],
-                    row[10], row[11])
+                    row[10], row[11], row[12])
 
 
 def _to_row(trace_id: str, summary: _Summary) -> tuple[Any, ...]:
     services = "," + ",".join(sorted(summary.services)) + ","
     return (trace_id, summary.start_ns, summary.end_ns, summary.span_count, summary.errors,
             services, summary.root_orphan, summary.root_start_ns, summary.root_service,
-            summary.root_name, summary.root_route, summary.last_span_id)
+            summary.root_name, summary.root_route, summary.root_status, summary.last_span_id)

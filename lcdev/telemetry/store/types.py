@@ -108,6 +108,7 @@ class TraceSummary:
     span_count: int
     services: tuple[str, ...]
     error: bool
+    root_status: int = 0  # the HTTP status a request root answered; 0 for other roots
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,3 +130,32 @@ def test_a_record_that_is_no_event_is_an_error_of_its_own_trace(
     [line] = [orjson.loads(text) for text in event_log.getvalue().splitlines()
               if "dead-lettered" in text]
     assert line["trace_id"] == f"{process.context.trace_id:032x}"
+
+
+def test_a_replayed_record_adds_no_spans_to_the_trace_it_came_from(
+        spans: InMemorySpanExporter, pg_dsn: str, kafka_bootstrap: str) -> None:
+    """After a broker restart every retained row is published again; that is housekeeping,
+    and must not stretch old traces to hours (nor trace every retained event again)."""
+    producer, consumer = shop_pair()
+    topic = producer.topic("OrderPlaced")
+
+    async def scenario() -> None:
+        async with service_db(pg_dsn, producer, consumer) as pools:
+            relay = OutboxRelay(pools[producer.name], producer, kafka_bootstrap)
+            async with pools[producer.name].acquire() as conn:
+                await enqueue(conn, producer, "OrderPlaced",
+                              {"order_id": uuid.uuid4(), "total": "13.00"},
+                              headers={"traceparent": TRACEPARENT})
+            await relay.start()
+            try:
+                await wait_until(lambda: _is(relay.published == 1), 10, "the first publish")
+                assert await relay.replay_all(reason="a test") == 1
+                await wait_until(lambda: _is(relay.published == 2), 10, "the re-publish")
+            finally:
+                await relay.stop()
+
+    asyncio.run(scenario())
+    publishes = [s for s in spans.get_finished_spans()
+                 if s.name == f"publish {topic}" and s.context is not None
+                 and f"{s.context.trace_id:032x}" == TRACE_ID]
+    assert len(publishes) == 1
