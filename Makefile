@@ -51,3 +51,4 @@ bench: $(STAMP) ## Start-up, CRUD vs hand-written, gateway overhead, events, tel
 	$(BIN)/python benchmarks/bench_up.py
 	$(BIN)/python benchmarks/bench_runtime.py
 	$(BIN)/python benchmarks/bench_telemetry.py
+	$(BIN)/python benchmarks/bench_otlp.py

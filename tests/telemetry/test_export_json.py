@@ -318,20 +318,3 @@ def test_the_endpoint_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
     assert OtlpJsonSpanExporter("http://h:1").url == "http://h:1/v1/traces"
     with pytest.raises(ValueError, match="not an http"):
         OtlpJsonSpanExporter("ftp://h:1")
-
-
-def test_encoding_is_several_times_cheaper_than_protobuf() -> None:
-    spans = request_spans(512)
-
-    def best(encode: Any) -> float:
-        fastest = float("inf")
-        for _ in range(7):  # best of seven: other processes share these two cores
-            started = time.perf_counter()
-            encode(spans)
-            fastest = min(fastest, time.perf_counter() - started)
-        return fastest
-
-    json_s = best(encode_spans)
-    protobuf_s = best(lambda s: pb_encode(s).SerializeToString())
-    # ~5× measured (8 vs 44 µs per span); 3× leaves room for a loaded machine
-    assert protobuf_s / json_s > 3, f"json {json_s:.4f}s vs protobuf {protobuf_s:.4f}s"
