@@ -7,7 +7,6 @@ import gzip
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 
 import httpx
@@ -169,12 +168,10 @@ def test_a_gzip_bomb_is_413(sink: MemorySink) -> None:
     assert "decompressed" in response.json()["detail"]
 
 
-def test_start_is_fast_a_taken_port_is_a_clear_oserror_and_stop_frees_the_port() -> None:
+def test_a_taken_port_is_a_clear_oserror_and_stop_frees_the_port() -> None:
     async def scenario() -> None:
         first = OtlpReceiver(sink=MemorySink())
-        started = time.perf_counter()
         await first.start()
-        assert time.perf_counter() - started < 0.5
         assert first.port > 0
         second = OtlpReceiver("127.0.0.1", first.port, sink=MemorySink())
         with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{first.port}"):
