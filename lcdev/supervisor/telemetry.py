@@ -14,6 +14,7 @@ import contextlib
 import shutil
 import socket
 import time
+from dataclasses import asdict, is_dataclass
 from typing import TYPE_CHECKING, Any
 
 from lcdev.backends.base import BackendError
@@ -210,8 +211,6 @@ def _import_receiver() -> None:
 
 
 def _plain(stats: Any) -> dict[str, Any]:
-    from dataclasses import asdict, is_dataclass
-
     if is_dataclass(stats) and not isinstance(stats, type):
         return asdict(stats)
     return dict(stats)

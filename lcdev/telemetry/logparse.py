@@ -26,19 +26,11 @@ from typing import Any
 
 import orjson
 
-from lcdev.telemetry.records import Level, LogRecord
+from lcdev.telemetry.levels import level_named, severity_level
+from lcdev.telemetry.records import LEVELS, Level, LogRecord
 
 __all__ = ["parse_line"]
 
-_LEVELS: dict[str, Level] = {
-    "trace": "trace", "debug": "debug", "debug1": "debug", "debug2": "debug",
-    "debug3": "debug", "debug4": "debug", "debug5": "debug", "dbg": "debug",
-    "info": "info", "information": "info", "log": "info", "notice": "info",
-    "warn": "warn", "warning": "warn",
-    "error": "error", "err": "error",
-    "fatal": "fatal", "critical": "fatal", "crit": "fatal", "panic": "fatal",
-    "alert": "fatal", "emerg": "fatal", "emergency": "fatal",
-}
 _UPPER = "TRACE|DEBUG[1-5]?|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|PANIC|LOG"
 _LEVEL_WORDS = f"{_UPPER}|trace|debug|info|notice|warn|warning|error|fatal|critical"
 # Level first: "INFO:     msg", "WARNING:root:msg", "ERROR msg", "[INFO] msg", "[warn] msg",
@@ -53,7 +45,6 @@ _STAMP_FIRST = re.compile(
 _LOGFMT_LEVEL = re.compile(r'(?:^|\s)(?:level|lvl)="?([A-Za-z]+)')
 _LOGFMT_PAIR = re.compile(r'([\w.\-]+)=("(?:[^"\\]|\\.)*"|\S*)')
 
-_BY_RANK: tuple[Level, ...] = ("trace", "debug", "info", "warn", "error", "fatal")
 _LEVEL_KEYS = ("level", "lvl", "severity", "levelname")
 _MESSAGE_KEYS = ("msg", "message", "event")
 _TIME_KEYS = ("time", "ts", "timestamp", "@timestamp")
@@ -89,7 +80,7 @@ def parse_line(service: str, stream: str, text: str, now_ns: int) -> LogRecord:
 
 def _level(word: object) -> Level:
     if isinstance(word, str):
-        return _LEVELS.get(word.lower(), "info")
+        return level_named(word) or "info"
     if isinstance(word, int | float) and not isinstance(word, bool):
         return _numeric_level(word)
     return "info"
@@ -99,8 +90,8 @@ def _numeric_level(number: float) -> Level:
     """OpenTelemetry severity numbers (1..24) or pino/bunyan levels (10, 20, .. 60)."""
     value = int(number)
     if 1 <= value <= 24 and value % 10:
-        return _BY_RANK[(value - 1) // 4]
-    return _BY_RANK[min(5, max(0, value // 10 - 1))]
+        return severity_level(value)
+    return LEVELS[min(5, max(0, value // 10 - 1))]
 
 
 def _json_line(service: str, stream: str, line: str, now_ns: int) -> LogRecord | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from lcdev.telemetry.levels import level_named, severity_level
 from lcdev.telemetry.otlp.values import any_value, attributes, service_name
 from lcdev.telemetry.records import (
     Level,
@@ -28,14 +29,6 @@ __all__ = ["level_of", "logs_from_request", "metrics_from_request", "spans_from_
 # Indexed by the protobuf enum numbers; UNSPECIFIED kind is treated as internal (as the spec says).
 _KINDS: tuple[SpanKind, ...] = ("internal", "internal", "server", "client", "producer", "consumer")
 _STATUSES: tuple[SpanStatus, ...] = ("unset", "ok", "error")
-# SeverityNumber 1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR, 21-24 FATAL.
-_LEVELS_BY_NUMBER: tuple[Level, ...] = ("trace", "debug", "info", "warn", "error", "fatal")
-_LEVELS_BY_TEXT: dict[str, Level] = {
-    "trace": "trace", "debug": "debug", "info": "info", "information": "info",
-    "notice": "info", "warn": "warn", "warning": "warn", "err": "error", "error": "error",
-    "fatal": "fatal", "critical": "fatal", "crit": "fatal", "alert": "fatal",
-    "emerg": "fatal", "emergency": "fatal", "panic": "fatal",
-}
 
 
 def spans_from_request(request: Any) -> list[SpanRecord]:
@@ -112,13 +105,9 @@ def metrics_from_request(request: Any) -> list[MetricPoint]:
 def level_of(severity_number: int, severity_text: str) -> Level:
     """The level of an OTLP severity number, else of its text, else ``info``."""
     if 1 <= severity_number <= 24:
-        return _LEVELS_BY_NUMBER[(severity_number - 1) // 4]
-    text = severity_text.strip().lower()
-    if text:
-        level = _LEVELS_BY_TEXT.get(text) or _LEVELS_BY_TEXT.get(text.rstrip("0123456789"))
-        if level:
-            return level
-    return "info"
+        return severity_level(severity_number)
+    text = severity_text.strip()
+    return level_named(text) or level_named(text.rstrip("0123456789")) or "info"
 
 
 def _message(record: Any) -> str:
