@@ -47,8 +47,9 @@ lint: $(STAMP) ## ruff, mypy --strict and the import-direction contracts
 check: lint test ## Everything CI runs
 
 .PHONY: bench
-bench: $(STAMP) ## Start-up, CRUD vs hand-written, gateway overhead, events, telemetry store
+bench: $(STAMP) ## Start-up, CRUD vs hand-written, gateway overhead, events, telemetry store, hot reload
 	$(BIN)/python benchmarks/bench_up.py
 	$(BIN)/python benchmarks/bench_runtime.py
 	$(BIN)/python benchmarks/bench_telemetry.py
 	$(BIN)/python benchmarks/bench_otlp.py
+	$(BIN)/python benchmarks/bench_reload.py

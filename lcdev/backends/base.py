@@ -98,6 +98,13 @@ class StackBackend(abc.ABC):
     ) -> None:
         """Stop gracefully, then forcefully after ``timeout``; return once it is gone."""
 
+    async def reload_config(  # noqa: B027
+        self, component: ResolvedComponent, handle: ComponentHandle
+    ) -> None:
+        """Ask a running component to re-read its configuration file now (the gateway, after
+        ``gateway.json`` was rewritten). Optional: a component that is not told polls its
+        file anyway, only later."""
+
     @abc.abstractmethod
     async def remove_data(self, component: ResolvedComponent) -> None:
         """Delete the component's persistent data (``down -v``)."""

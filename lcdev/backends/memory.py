@@ -12,7 +12,8 @@ Scripted behaviour:
 - ``fail_prepare={name: BackendError(...)}``: ``prepare`` raises that error for the component;
 - ``never_ready={name}``: the instance runs but never listens (its probe times out);
 - ``crash(name, exit_code)``: the running instance exits as if the process had died;
-- ``launches[name]`` counts launches, ``stopped`` lists every ``stop`` in call order.
+- ``launches[name]`` counts launches, ``stopped`` lists every ``stop`` in call order,
+  ``reloaded`` every ``reload_config``.
 
 The ``sql`` and ``kafka`` probes need a real server; ``prepare`` refuses components that use
 them so a test fails at once with a clear message instead of waiting for a readiness timeout.
@@ -116,6 +117,7 @@ class InMemoryBackend(StackBackend):
         self.launches: Counter[str] = Counter()
         self.stopped: list[str] = []
         self.ready: list[str] = []
+        self.reloaded: list[str] = []
         self.instances: dict[str, list[InMemoryInstance]] = {}
         self._count = 0
 
@@ -181,6 +183,9 @@ class InMemoryBackend(StackBackend):
         self.stopped.append(component.name)
         handle.exit(STOPPED_EXIT_CODE, "stopped")
         await handle.wait()
+
+    async def reload_config(self, component: ResolvedComponent, handle: ComponentHandle) -> None:
+        self.reloaded.append(component.name)
 
     async def remove_data(self, component: ResolvedComponent) -> None:
         await asyncio.to_thread(shutil.rmtree, component.data_dir, True)

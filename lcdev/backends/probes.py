@@ -1,8 +1,8 @@
 """Readiness probes: a component is ready when it really answers, not when its process exists.
 
 ``sql`` runs ``SELECT 1``; ``kafka`` completes a metadata request; ``http`` gets a 2xx from a
-path; ``tcp`` accepts a connection. ``wait_until_ready`` polls every ~100 ms until the probe
-passes, the component exits, or the timeout expires. Backends share these, so native processes
+path; ``tcp`` accepts a connection. ``wait_until_ready`` polls (every 10 ms at first, backing off to
+100 ms) until the probe passes, the component exits, or the timeout expires. Backends share these, so native processes
 and containers are judged the same way.
 """
 
@@ -17,8 +17,9 @@ from collections.abc import Awaitable, Callable
 from lcdev.backends.base import ComponentHandle, ResolvedComponent
 from lcdev.backends.native.postgres import SUPERUSER
 
-__all__ = ["ComponentExited", "ReadinessTimeout", "probe_once", "wait_until_ready"]
+__all__ = ["ComponentExited", "ReadinessTimeout", "poll_delay", "probe_once", "wait_until_ready"]
 
+FIRST_POLL = 0.01
 POLL_INTERVAL = 0.1
 
 
@@ -98,11 +99,19 @@ async def probe_once(component: ResolvedComponent) -> None:
     await _PROBES[component.definition.readiness.probe](component)
 
 
+def poll_delay(attempt: int) -> float:
+    """10 ms after the first failed probe, growing by 30 % up to ``POLL_INTERVAL``: a process
+    that is ready within a few tens of milliseconds (a forked service, a code service's
+    replacement) is seen at once, and a slow one is not probed more than every 100 ms."""
+    return float(min(POLL_INTERVAL, FIRST_POLL * 1.3 ** (attempt - 1)))
+
+
 async def wait_until_ready(component: ResolvedComponent, handle: ComponentHandle) -> float:
     """Poll until ready; return the seconds it took."""
     started = time.monotonic()
     deadline = started + component.definition.readiness.timeout
     last_error = "no attempt yet"
+    attempt = 0
     while True:
         if handle.exited():
             raise ComponentExited(await handle.wait())
@@ -113,4 +122,5 @@ async def wait_until_ready(component: ResolvedComponent, handle: ComponentHandle
             last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if time.monotonic() >= deadline:
             raise ReadinessTimeout(component.definition.readiness.timeout, last_error)
-        await asyncio.sleep(POLL_INTERVAL)
+        attempt += 1
+        await asyncio.sleep(poll_delay(attempt))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import typer
 
 from lcdev.cli.commands import (
+    apply,
     doctor,
     down,
     init,
     logs,
     metrics,
+    reloads,
     status,
     token,
     trace,
@@ -35,6 +37,8 @@ app.command()(logs.logs)
 app.command()(traces.traces)
 app.command()(trace.trace)
 app.command()(metrics.metrics)
+app.command()(reloads.reloads)
+app.command()(apply.apply)
 app.command()(doctor.doctor)
 app.command()(validate.validate)
 app.command()(validate.schema)

@@ -24,10 +24,13 @@ from lcdev.core.events import (
     ComponentStopped,
     Event,
     LogLineEmitted,
+    ReloadFailed,
+    ServiceReloaded,
     StackFailed,
     StackReady,
     StackStopped,
     StackStopping,
+    WorkspaceReloaded,
 )
 
 __all__ = [
@@ -116,6 +119,49 @@ def print_event(event: Event) -> None:
         info("stopping everything" + (" and removing data" if event.remove_data else ""))
     elif isinstance(event, StackStopped):
         success("stopped" + (", data removed" if event.removed_data else ""))
+    elif isinstance(event, ServiceReloaded | ReloadFailed | WorkspaceReloaded):
+        _print_reload(event)
+    # ReloadStarted is not printed: its outcome follows within a fraction of a second and
+    # says everything, so a line announcing it would only double the output of every save.
+
+
+_CHANGES_SHOWN = 6
+_RELOAD_MARKS = {"started": "[green]+[/]", "stopped": "[dim]■[/]"}
+
+
+def _print_reload(event: ServiceReloaded | ReloadFailed | WorkspaceReloaded) -> None:
+    """``↻ orders 1.0.0 → 1.1.0 swapped in 42 ms: + field Order.note``; a reload that did not
+    happen in red with each problem on its own line (file:line:col first, so editors and
+    terminals can jump to it) and the hint."""
+    from lcdev.cli.views.reload_table import needs_up_sentence, took, versions
+
+    if isinstance(event, ServiceReloaded):
+        changes = event.changes[:_CHANGES_SHOWN]
+        more = len(event.changes) - len(changes)
+        what = ", ".join(changes) + (f", +{more} more" if more else "")
+        line = " ".join(part for part in (event.name, versions(event), event.how) if part)
+        timed = f" in {took(event)}" if event.seconds > 0 else ""
+        mark = _RELOAD_MARKS.get(event.how, "[green]↻[/]")
+        err.print(f"{mark} {escape(line)}{timed}" + (f": {escape(what)}" if what else ""),
+                  soft_wrap=True)
+    elif isinstance(event, ReloadFailed):
+        err.print(f"[bold red]✗ {escape(event.name)} not reloaded ({escape(event.reason)}):[/]"
+                  f" {escape(event.message)}", soft_wrap=True)
+        for problem in event.problems:
+            err.print(f"  [red]{escape(problem)}[/]", soft_wrap=True)  # one line: greppable
+        if event.hint:
+            err.print(f"  [dim]hint:[/] {escape(event.hint)}", soft_wrap=True)
+    else:
+        timed = f" in {took(event)}" if event.seconds > 0 else ""
+        if event.applied:
+            err.print(f"[green]↻[/] lcdev.yaml applied{timed}: "
+                      f"{escape(', '.join(event.applied))}", soft_wrap=True)
+        elif event.needs_up:
+            err.print("[yellow]![/] lcdev.yaml changed; nothing of it applies live")
+        else:
+            err.print(f"[green]↻[/] lcdev.yaml reloaded{timed}: nothing changed")
+        for setting in event.needs_up:
+            err.print(f"  [yellow]{escape(needs_up_sentence(setting))}[/]", soft_wrap=True)
 
 
 def print_status(status: dict[str, Any]) -> None:

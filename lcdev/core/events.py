@@ -21,10 +21,14 @@ __all__ = [
     "ComponentStopped",
     "Event",
     "LogLineEmitted",
+    "ReloadFailed",
+    "ReloadStarted",
+    "ServiceReloaded",
     "StackFailed",
     "StackReady",
     "StackStopped",
     "StackStopping",
+    "WorkspaceReloaded",
     "event_from_dict",
 ]
 
@@ -133,6 +137,63 @@ class StackStopped(Event):
     """Everything is stopped and every port is free; the supervisor exits next."""
 
     removed_data: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReloadStarted(Event):
+    """Saved files were noticed; ``services`` are about to be reloaded (may be empty while the
+    definitions are still being read). ``paths`` are relative to the workspace root."""
+
+    services: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceReloaded(Event):
+    """A new version of a service is serving.
+
+    ``how``: ``swapped`` (routes and handlers replaced in the running process), ``restarted``
+    (a code service's process replaced), ``started`` (a new service folder), ``stopped`` (a
+    removed one). ``seconds`` counts from the save (the newest changed file's mtime) to the new
+    version answering; ``timings_ms`` breaks it down (detect, validate, migrate, build, gateway,
+    total). ``changes`` says what changed in plain words ("+ field Order.note")."""
+
+    name: str
+    how: str = "swapped"
+    version_before: str = ""
+    version_after: str = ""
+    changes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    paths: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReloadFailed(Event):
+    """A reload did not happen; the running version keeps serving untouched.
+
+    ``reason``: ``invalid`` (the definitions have errors: ``problems`` lists each at
+    file:line:column, relative to the root), ``destructive`` (the schema change would lose
+    data: ``problems`` lists the changes, ``hint`` says how to allow them) or ``failed``
+    (anything else, e.g. an escape-hatch module that does not import). ``name`` is the service,
+    or ``workspace`` for lcdev.yaml and problems not tied to one service."""
+
+    name: str
+    reason: str
+    message: str
+    problems: list[str] = field(default_factory=list)
+    hint: str = ""
+    paths: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkspaceReloaded(Event):
+    """lcdev.yaml changed: ``applied`` lists what took effect live, ``needs_up`` what only a
+    new ``lcdev up`` applies (each a plain sentence naming the setting)."""
+
+    applied: list[str] = field(default_factory=list)
+    needs_up: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 def event_from_dict(data: dict[str, Any]) -> Event:

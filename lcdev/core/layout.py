@@ -51,6 +51,13 @@ class WorkspaceLayout:
         return self.telemetry_dir / "telemetry.db"
 
     @property
+    def reloads_file(self) -> Path:
+        """The reload history: one ``ServiceReloaded``/``ReloadFailed``/``WorkspaceReloaded``
+        event per line (``Event.to_dict`` JSON), appended by the supervisor, read by
+        ``lcdev reloads``; wiped with the telemetry by ``down -v``."""
+        return self.telemetry_dir / "reloads.ndjson"
+
+    @property
     def lock_file(self) -> Path:
         return self.run_dir / "supervisor.lock"
 

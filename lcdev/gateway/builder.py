@@ -58,14 +58,18 @@ def build_gateway_config(
     *,
     public_url: str | None = None,
     timeout_s: float = 30.0,
+    generation: int = 0,
 ) -> dict[str, Any]:
-    """The gateway configuration for ``services`` (``upstreams``: name -> base URL or None)."""
+    """The gateway configuration for ``services`` (``upstreams``: name -> base URL or None).
+
+    ``generation``: the supervisor's count of rewrites, answered by the gateway's health
+    endpoint once it serves this configuration."""
     routes = [
         _route(workspace, service, upstreams.get(name), root)
         for name, service in sorted(services.items())
     ]
     config = GatewayConfig(workspace=workspace.name, public_url=public_url,
-                           timeout_s=timeout_s, routes=routes)
+                           timeout_s=timeout_s, routes=routes, generation=generation)
     return dataclasses.asdict(config)
 
 

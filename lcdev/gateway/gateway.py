@@ -185,7 +185,8 @@ class Gateway:
         elif method not in ("GET", "HEAD"):
             await send_problem(ex, 405, f"{path} answers GET only", [("allow", "GET, HEAD")])
         elif path == "/_lcdev/health":
-            await send_json(ex, 200, {"status": "ok", "routes": len(table.routes)})
+            await send_json(ex, 200, {"status": "ok", "routes": len(table.routes),
+                                      "generation": table.config.generation})
         elif path == "/_lcdev/routes":
             await send_json(ex, 200, [route.describe() for route in table.routes])
         else:

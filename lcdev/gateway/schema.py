@@ -271,22 +271,28 @@ class RouteConfig:
 
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
-    """The whole configuration file."""
+    """The whole configuration file.
+
+    ``generation`` counts the supervisor's rewrites of the file (0 when absent): the gateway
+    reports the one it serves at ``/_lcdev/health``, so a reload can wait until it is live.
+    """
 
     workspace: str = ""
     public_url: str | None = None
     timeout_s: float = 30.0
     connect_timeout_s: float = 2.0
     routes: list[RouteConfig] = field(default_factory=list)
+    generation: int = 0
 
 
 def parse_config(data: object) -> GatewayConfig:
     """Check and read a decoded configuration; raise ``ConfigError`` naming the bad key."""
     obj = _Object(data, "", ("workspace", "public_url", "timeout_s", "connect_timeout_s",
-                             "routes"))
+                             "routes", "generation"))
     return GatewayConfig(obj.text("workspace", ""), obj.optional_text("public_url"),
                          obj.number("timeout_s", 30.0), obj.number("connect_timeout_s", 2.0),
-                         [RouteConfig.parse(item, at) for item, at in obj.items("routes")])
+                         [RouteConfig.parse(item, at) for item, at in obj.items("routes")],
+                         obj.integer("generation", 0))
 
 
 def load_config(path: Path) -> GatewayConfig:

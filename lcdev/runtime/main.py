@@ -3,6 +3,10 @@
 The supervisor starts this (forked from a preloaded parent, or as a plain process). Exit codes:
 0 stopped, 2 the definitions are invalid, 3 a destructive migration was refused, 1 otherwise.
 
+It serves a :class:`~lcdev.runtime.swap.SwapEntry`: the service's current app, replaced in
+place by a hot reload. ``POST /_lcdev/reload`` is on only when the supervisor gave the process
+a token in ``LCDEV_CONTROL_TOKEN`` (docs/reload-internals.md).
+
 Everything the process says is a JSON log line on stdout (observability/logs.py). Telemetry is
 set up here, after the fork, from the ``OTEL_*`` environment the supervisor gives
 (``lcdev.telemetry.sdk``; nothing without an endpoint), and flushed on the way out.
@@ -14,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -26,7 +31,9 @@ from lcdev.runtime.observability.logs import install_json_logging
 from lcdev.runtime.service import RuntimeOptions, ServiceRuntime
 from lcdev.telemetry.sdk import setup_telemetry
 
-__all__ = ["main"]
+__all__ = ["CONTROL_TOKEN_ENV", "main"]
+
+CONTROL_TOKEN_ENV = "LCDEV_CONTROL_TOKEN"
 
 log = logging.getLogger("lcdev.runtime")
 
@@ -61,7 +68,8 @@ async def serve(args: argparse.Namespace) -> int:
     runtime = ServiceRuntime(
         loaded, args.service,
         RuntimeOptions(dsn=args.dsn, bootstrap=args.kafka,
-                       allow_destructive=args.allow_destructive),
+                       allow_destructive=args.allow_destructive,
+                       control_token=os.environ.pop(CONTROL_TOKEN_ENV, None) or None),
     )
     try:
         app = await runtime.start()

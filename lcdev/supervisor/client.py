@@ -17,7 +17,10 @@ from lcdev.core.events import Event, event_from_dict
 from lcdev.core.layout import WorkspaceLayout
 from lcdev.supervisor.records import read_supervisor_record
 
-__all__ = ["SupervisorClient", "SupervisorUnavailable", "connect"]
+__all__ = ["RELOAD_TIMEOUT_S", "SupervisorClient", "SupervisorUnavailable", "connect"]
+
+RELOAD_TIMEOUT_S = 130.0
+"""Longer than a service's own reload may take (120 s, a migration of a big table)."""
 
 
 class SupervisorUnavailable(RuntimeError):
@@ -35,11 +38,16 @@ class SupervisorClient:
         """Nothing is pooled; kept so callers can treat the client as a resource."""
 
     def _open(self, method: str, path: str, params: dict[str, str] | None,
-              timeout: float | None) -> tuple[UnixHTTPConnection, http.client.HTTPResponse]:
+              timeout: float | None, body: Any = None
+              ) -> tuple[UnixHTTPConnection, http.client.HTTPResponse]:
         url = path + (f"?{urlencode(params)}" if params else "")
         conn = UnixHTTPConnection(self.socket_path, timeout)
         try:
-            conn.request(method, url)
+            if body is None:
+                conn.request(method, url)
+            else:
+                conn.request(method, url, body=json.dumps(body).encode(),
+                             headers={"Content-Type": "application/json"})
             response = conn.getresponse()
         except OSError as exc:
             conn.close()
@@ -54,8 +62,9 @@ class SupervisorClient:
             raise SupervisorUnavailable(str(detail))
         return conn, response
 
-    def _call(self, method: str, path: str, params: dict[str, str] | None = None) -> Any:
-        conn, response = self._open(method, path, params, self.timeout)
+    def _call(self, method: str, path: str, params: dict[str, str] | None = None, *,
+              body: Any = None, timeout: float | None = None) -> Any:
+        conn, response = self._open(method, path, params, timeout or self.timeout, body)
         try:
             return json.loads(response.read())
         finally:
@@ -95,6 +104,14 @@ class SupervisorClient:
 
     def restart(self, name: str) -> None:
         self._call("POST", f"/v1/components/{name}/restart")
+
+    def reload(self, services: list[str], allow_destructive: bool = False,
+               timeout: float = RELOAD_TIMEOUT_S) -> list[Event]:
+        """``lcdev apply``: reload ``services`` now (none: whatever needs it) and return the
+        events the reload produced. Waits for the whole reload, migrations included."""
+        answer = self._call("POST", "/v1/reload", timeout=timeout,
+                            body={"services": services, "allow_destructive": allow_destructive})
+        return [event_from_dict(item) for item in answer]
 
 
 def connect(layout: WorkspaceLayout) -> SupervisorClient | None:

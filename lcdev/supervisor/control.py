@@ -8,6 +8,8 @@ in the same ``Event.to_dict`` shape the CLI and TUI decode.
 - ``GET  /v1/logs?source=&tail=200&follow=0|1`` log lines
 - ``POST /v1/shutdown?remove_data=0|1``        stop everything (``down``)
 - ``POST /v1/components/{name}/restart``       restart one component
+- ``POST /v1/reload``                          ``lcdev apply``: body ``{"services": [...],
+  "allow_destructive": bool}``; answers the events the reload produced once it ended
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -26,7 +28,10 @@ from starlette.routing import Route
 from lcdev.core.events import Event, LogLineEmitted
 from lcdev.supervisor.supervisor import Supervisor
 
-__all__ = ["build_control_app"]
+__all__ = ["ReloadNow", "build_control_app"]
+
+ReloadNow = Callable[[list[str], bool], Awaitable[list[Event] | None]]
+"""Runs a reload now (services, allow_destructive); None while the stack is not ready."""
 
 
 def _flag(request: Request, name: str, default: bool) -> bool:
@@ -43,6 +48,7 @@ def build_control_app(
     supervisor: Supervisor,
     status_extra: Callable[[], dict[str, Any]],
     request_shutdown: Callable[[bool], None],
+    reload_now: ReloadNow | None = None,
 ) -> Starlette:
     """The control API for one supervisor."""
 
@@ -100,6 +106,24 @@ def build_control_app(
         asyncio.create_task(supervisor.restart(name))
         return JSONResponse({"restarting": name}, status_code=202)
 
+    async def reload(request: Request) -> Response:
+        try:
+            body = await request.json() if await request.body() else {}
+        except ValueError:
+            return JSONResponse({"detail": "the body must be JSON"}, status_code=400)
+        services = body.get("services", []) if isinstance(body, dict) else None
+        allow = body.get("allow_destructive", False) if isinstance(body, dict) else None
+        if (not isinstance(services, list) or not all(isinstance(s, str) for s in services)
+                or not isinstance(allow, bool)):
+            return JSONResponse(
+                {"detail": 'expected {"services": [names], "allow_destructive": true|false}'},
+                status_code=400)
+        events = await reload_now(services, allow) if reload_now is not None else None
+        if events is None:
+            return JSONResponse({"detail": "the stack is not ready yet; try again once"
+                                           " `lcdev up` reported it ready"}, status_code=409)
+        return JSONResponse([event.to_dict() for event in events])
+
     return Starlette(
         routes=[
             Route("/v1/status", status),
@@ -107,6 +131,7 @@ def build_control_app(
             Route("/v1/logs", logs),
             Route("/v1/shutdown", shutdown, methods=["POST"]),
             Route("/v1/components/{name}/restart", restart, methods=["POST"]),
+            Route("/v1/reload", reload, methods=["POST"]),
         ]
     )
 

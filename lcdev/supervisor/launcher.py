@@ -36,16 +36,18 @@ def start_supervisor(root: Path, backend: str, timeout: float = 30.0) -> Supervi
     return wait_for_control(root, spawn_supervisor(root, backend), timeout)
 
 
-def spawn_supervisor(root: Path, backend: str, allow_destructive: tuple[str, ...] = ()
-                     ) -> subprocess.Popen[bytes]:
-    """Start the supervisor in its own session (a terminal's Ctrl-C does not reach it)."""
+def spawn_supervisor(root: Path, backend: str, allow_destructive: tuple[str, ...] = (),
+                     watch: bool = True) -> subprocess.Popen[bytes]:
+    """Start the supervisor in its own session (a terminal's Ctrl-C does not reach it).
+    ``watch=False``: no hot reload on save (``lcdev apply`` still reloads)."""
     layout = WorkspaceLayout(root)
     layout.logs_dir.mkdir(parents=True, exist_ok=True)
     layout.run_dir.mkdir(parents=True, exist_ok=True)
     log = layout.supervisor_log.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "lcdev.supervisor", "--workspace", str(root), "--backend", backend,
-         *(arg for name in allow_destructive for arg in ("--allow-destructive", name))],
+         *(arg for name in allow_destructive for arg in ("--allow-destructive", name)),
+         *(() if watch else ("--no-watch",))],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -1,9 +1,11 @@
 """The supervisor process: ``python -m lcdev.supervisor --workspace DIR``.
 
 One per workspace (guarded by a lock). It loads the definitions, plans the stack, serves the
-control API, starts everything, and stays until ``down``, SIGTERM or SIGINT, then stops every
-process, frees every port and removes its run files. Exit codes: 0 stopped cleanly, 1 start-up
-failed, 2 invalid definitions, 3 another supervisor already runs this workspace.
+control API, starts everything, then watches the workspace and reloads what changes (unless
+``--no-watch``; ``lcdev apply`` reloads either way), and stays until ``down``, SIGTERM or
+SIGINT, then stops every process, frees every port and removes its run files. Exit codes: 0
+stopped cleanly, 1 start-up failed, 2 invalid definitions, 3 another supervisor already runs
+this workspace.
 """
 
 from __future__ import annotations
@@ -13,24 +15,29 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lcdev.backends.base import BackendError, StackBackend
+from lcdev.backends.base import BackendError, ResolvedComponent, StackBackend
 from lcdev.backends.native.backend import NativeBackend
 from lcdev.core.events import ComponentFailed, StackFailed
 from lcdev.core.layout import WorkspaceLayout
 from lcdev.definitions import LoadedWorkspace, load_workspace
 from lcdev.scaffolding.editor_schemas import write_editor_schemas
+from lcdev.supervisor.hot_reload import HotReload
 from lcdev.supervisor.records import (
     SupervisorLock,
     SupervisorRecord,
     kill_recorded_children,
     write_supervisor_record,
 )
+from lcdev.supervisor.reload_history import ReloadHistory
 from lcdev.supervisor.resolve import StackPlan, load_stack, plan_stack, write_gateway_config
 from lcdev.supervisor.supervisor import Supervisor
 from lcdev.supervisor.telemetry import TelemetryHub
@@ -40,7 +47,8 @@ __all__ = ["main", "run_supervisor"]
 EXIT_OK, EXIT_START_FAILED, EXIT_INVALID, EXIT_ALREADY_RUNNING = 0, 1, 2, 3
 
 
-def _control_server(supervisor: Supervisor, extra: Any, shutdown: Any, socket_path: Path) -> Any:
+def _control_server(supervisor: Supervisor, extra: Any, shutdown: Any, reload_now: Any,
+                    socket_path: Path) -> Any:
     """Build the control API server. Imported late (in a thread), so the components are
     already booting while starlette and uvicorn load."""
     import uvicorn
@@ -54,7 +62,7 @@ def _control_server(supervisor: Supervisor, extra: Any, shutdown: Any, socket_pa
         def capture_signals(self) -> Any:
             yield
 
-    app = build_control_app(supervisor, extra, shutdown)
+    app = build_control_app(supervisor, extra, shutdown, reload_now)
     config = uvicorn.Config(app, uds=str(socket_path), log_level="warning", lifespan="off")
     return QuietServer(config)
 
@@ -74,7 +82,8 @@ def make_backend(name: str) -> StackBackend:
 
 
 async def run_supervisor(
-    root: Path, backend_name: str, allow_destructive: frozenset[str] = frozenset()
+    root: Path, backend_name: str, allow_destructive: frozenset[str] = frozenset(),
+    watch: bool = True,
 ) -> int:
     layout = WorkspaceLayout(root)
     lock = SupervisorLock(layout)
@@ -82,13 +91,13 @@ async def run_supervisor(
         _say(f"another supervisor already runs the workspace at {root}")
         return EXIT_ALREADY_RUNNING
     try:
-        return await _run_locked(layout, backend_name, allow_destructive)
+        return await _run_locked(layout, backend_name, allow_destructive, watch)
     finally:
         lock.release()
 
 
 async def _run_locked(
-    layout: WorkspaceLayout, backend_name: str, allow_destructive: frozenset[str]
+    layout: WorkspaceLayout, backend_name: str, allow_destructive: frozenset[str], watch: bool
 ) -> int:
     killed = kill_recorded_children(layout)
     if killed:
@@ -118,24 +127,58 @@ async def _run_locked(
         _say(f"{exc}" + (f" — {exc.hint}" if exc.hint else ""))
         return EXIT_START_FAILED
     write_gateway_config(plan, loaded)
+    token = secrets.token_urlsafe(32)
+    env_for = _component_env(telemetry, token)
     for component in plan.components:
-        native = component.definition.native
-        own = native.driver == "lowcode" or native.module == "lcdev.gateway"
-        component.env.update(telemetry.env(component.name, lcdev_process=own))
+        component.env.update(env_for(component))
     telemetry.open_store()
+    ReloadHistory(layout.reloads_file).trim()
+    settings = _ReloadSettings(allow_destructive, watch, token, env_for)
     try:
-        return await _serve(layout, backend, plan, loaded, telemetry)
+        return await _serve(layout, backend, plan, loaded, telemetry, settings)
     finally:
         await telemetry.close(wipe=telemetry.wipe_requested)
 
 
+def _component_env(telemetry: TelemetryHub, token: str
+                   ) -> Callable[[ResolvedComponent], dict[str, str]]:
+    """What every component's environment gets from this run: the telemetry endpoints and,
+    for low-code services, the control token their ``POST /_lcdev/reload`` asks for (new for
+    each supervisor run, known only to it and its children)."""
+
+    def env_for(component: ResolvedComponent) -> dict[str, str]:
+        native = component.definition.native
+        lowcode = native.driver == "lowcode"
+        own = lowcode or native.module == "lcdev.gateway"
+        env = dict(telemetry.env(component.name, lcdev_process=own))
+        if lowcode:
+            env["LCDEV_CONTROL_TOKEN"] = token
+        return env
+
+    return env_for
+
+
+@dataclass(frozen=True)
+class _ReloadSettings:
+    """How this run reloads: services allowed destructive changes (``up --allow-destructive``),
+    whether saves are watched, the services' control token, a new component's environment."""
+
+    allow_destructive: frozenset[str]
+    watch: bool
+    token: str
+    env_for: Callable[[ResolvedComponent], dict[str, str]]
+
+
 async def _serve(layout: WorkspaceLayout, backend: StackBackend, plan: StackPlan,
-                 loaded: LoadedWorkspace, telemetry: TelemetryHub) -> int:
+                 loaded: LoadedWorkspace, telemetry: TelemetryHub, settings: _ReloadSettings
+                 ) -> int:
     assert loaded.workspace is not None
     workspace = loaded.workspace
     supervisor = Supervisor(layout, backend, plan, observer=telemetry)
     stop_requested = asyncio.Event()
     remove_data = False
+    hot = HotReload(supervisor, token=settings.token, watch=settings.watch,
+                    allow_destructive=settings.allow_destructive, env_for=settings.env_for)
 
     def request_shutdown(wipe: bool) -> None:
         nonlocal remove_data
@@ -146,17 +189,17 @@ async def _serve(layout: WorkspaceLayout, backend: StackBackend, plan: StackPlan
         services = [
             {"name": s.name, "kind": s.kind, "version": s.version, "route": s.route,
              "state": str(supervisor.runtimes[s.name].state)}
-            for s in loaded.services.values() if s.name in supervisor.runtimes
+            for s in hot.services(loaded).values() if s.name in supervisor.runtimes
         ]
         return {"workspace": workspace.name, "root": str(layout.root), "services": services,
-                "telemetry": telemetry.status()}
+                "telemetry": telemetry.status(), "reload": hot.status()}
 
     start = asyncio.create_task(supervisor.start_all())
     socket_path = layout.socket_path
     socket_path.unlink(missing_ok=True)
     layout.run_dir.mkdir(parents=True, exist_ok=True)
     server = await asyncio.to_thread(
-        _control_server, supervisor, extra, request_shutdown, socket_path
+        _control_server, supervisor, extra, request_shutdown, hot.reload_now, socket_path
     )
     server_task = asyncio.create_task(server.serve())
     while not server.started:
@@ -181,9 +224,11 @@ async def _serve(layout: WorkspaceLayout, backend: StackBackend, plan: StackPlan
             code = EXIT_START_FAILED
             _report_failure(supervisor)
         else:
-            if start in done:  # ready: refresh the editor schemas, off the start-up path
+            if start in done:  # ready: reload on save; refresh the editor schemas
+                hot.begin(loaded)
                 await asyncio.to_thread(write_editor_schemas, layout.root)
             await stop_requested.wait()
+            await hot.end()
             if not start.done():
                 start.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -219,7 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workspace", type=Path, required=True)
     parser.add_argument("--backend", default="native")
     parser.add_argument("--allow-destructive", action="append", default=[], metavar="SERVICE")
+    parser.add_argument("--no-watch", dest="watch", action="store_false",
+                        help="do not reload on save (`lcdev apply` still reloads)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="[lcdev supervisor] %(message)s")
     allowed = frozenset(args.allow_destructive)
-    return asyncio.run(run_supervisor(args.workspace.resolve(), args.backend, allowed))
+    return asyncio.run(run_supervisor(args.workspace.resolve(), args.backend, allowed,
+                                      args.watch))

@@ -6,9 +6,11 @@ of ports or a port already taken is reported before a single process starts.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lcdev.backends.base import BackendError, ResolvedComponent
 from lcdev.backends.native.postgres import DATABASE, SUPERUSER
@@ -24,7 +26,18 @@ from lcdev.definitions.stack import (
 from lcdev.gateway.config import build_gateway_config, write_config
 from lcdev.supervisor.ports import free_port, port_holder, port_is_free
 
-__all__ = ["PortConflict", "StackPlan", "find_stack_file", "load_stack", "plan_stack"]
+__all__ = [
+    "PortConflict",
+    "StackPlan",
+    "build_gateway_file",
+    "find_stack_file",
+    "gateway_component",
+    "load_stack",
+    "plan_service",
+    "plan_stack",
+    "with_route",
+    "write_gateway_config",
+]
 
 
 _SECRET_REF = re.compile(r"\$\{secrets\.([A-Za-z0-9_]+)\}")
@@ -107,13 +120,38 @@ def plan_stack(
     return StackPlan(components=components, depends_on=depends, routes=routes)
 
 
-class _PortBook:
-    """Ports decided so far: a port given twice or taken by another program is refused."""
+def plan_service(
+    service: ServiceDefinition, loaded: LoadedWorkspace, layout: WorkspaceLayout, plan: StackPlan
+) -> ResolvedComponent:
+    """Plan one service while the stack runs: a new service folder, or a new instance of a code
+    service. Ports of the running components are avoided; a fixed port the service itself
+    holds is kept (its old instance stops first). Raises like ``plan_stack``."""
+    ports = _PortBook({c.port: c.name for c in plan.components})
+    infra = {c.name: c for c in plan.components if c.kind == "infra"}
+    return _service_component(service, loaded, layout, infra, ports)
 
-    def __init__(self) -> None:
-        self._owners: dict[int, str] = {}
+
+def with_route(component: ResolvedComponent, service: ServiceDefinition) -> ResolvedComponent:
+    """A low-code service's component after a swap moved its route: same process and port,
+    readiness probed under the new route (what a crash restart will wait for)."""
+    readiness = component.definition.readiness.model_copy(
+        update={"path": f"{service.route}/_lcdev/health"}
+    )
+    definition = component.definition.model_copy(update={"readiness": readiness})
+    return dataclasses.replace(component, definition=definition)
+
+
+class _PortBook:
+    """Ports decided so far: a port given twice or taken by another program is refused.
+    ``owners`` seeds the ports already in use (by a running stack); a component asking again
+    for the port it owns gets it back."""
+
+    def __init__(self, owners: dict[int, str] | None = None) -> None:
+        self._owners: dict[int, str] = dict(owners or {})
 
     def take(self, port: int, name: str, setting: str) -> int:
+        if port != 0 and self._owners.get(port) == name:
+            return port
         if port == 0:
             port = free_port()
             while port in self._owners:
@@ -205,17 +243,37 @@ def _process_component(
     )
 
 
-def write_gateway_config(plan: StackPlan, loaded: LoadedWorkspace) -> None:
-    """The gateway reads its routes and policies from ``run/gateway.json`` (data, not code;
-    written atomically, and re-read by the gateway when it changes)."""
-    assert loaded.workspace is not None
-    upstreams: dict[str, str | None] = {
-        str(route["service"]): str(route["upstream"]) for route in plan.routes
-    }
+def gateway_component(plan: StackPlan) -> ResolvedComponent | None:
+    """The stack's gateway (the component running ``lcdev.gateway``), if it has one."""
     for component in plan.components:
         if component.definition.native.module == "lcdev.gateway":
-            config = build_gateway_config(
-                loaded.workspace, loaded.services, upstreams, loaded.root,
-                public_url=f"http://{component.host}:{component.port}",
-            )
-            write_config(component.run_dir / f"{component.name}.json", config)
+            return component
+    return None
+
+
+def build_gateway_file(
+    plan: StackPlan, loaded: LoadedWorkspace, generation: int = 0
+) -> tuple[Path, dict[str, Any]] | None:
+    """Where the gateway reads its configuration and what it should hold: a route for every
+    service of ``loaded``, to the port its component listens on now (the plan changes while
+    the stack runs: services start, stop and move to new ports)."""
+    assert loaded.workspace is not None
+    gateway = gateway_component(plan)
+    if gateway is None:
+        return None
+    upstreams: dict[str, str | None] = {
+        c.name: f"http://{c.host}:{c.port}" for c in plan.components if c.kind == "service"
+    }
+    config = build_gateway_config(
+        loaded.workspace, loaded.services, upstreams, loaded.root,
+        public_url=f"http://{gateway.host}:{gateway.port}", generation=generation,
+    )
+    return gateway.run_dir / f"{gateway.name}.json", config
+
+
+def write_gateway_config(plan: StackPlan, loaded: LoadedWorkspace, generation: int = 0) -> None:
+    """The gateway reads its routes and policies from ``run/gateway.json`` (data, not code;
+    written atomically, and re-read by the gateway when it changes or on SIGHUP)."""
+    built = build_gateway_file(plan, loaded, generation)
+    if built is not None:
+        write_config(*built)

@@ -2,7 +2,9 @@
 
 It owns every process of the workspace through a ``StackBackend`` and reports everything it
 does as events on its ``EventBus``. Start-up is all or nothing: if a component cannot start or
-never becomes ready, everything already started is stopped again.
+never becomes ready, everything already started is stopped again. While the stack runs, hot
+reload adds components (a new service folder), removes them, and replaces one with a new
+instance (a code service whose source changed), the new one first where the port allows.
 """
 
 from __future__ import annotations
@@ -10,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from lcdev.backends.base import BackendError, ComponentHandle, ResolvedComponent, StackBackend
 from lcdev.backends.probes import ComponentExited, ReadinessTimeout, wait_until_ready
@@ -35,57 +36,16 @@ from lcdev.core.layout import WorkspaceLayout
 from lcdev.core.plan import start_waves
 from lcdev.core.states import ComponentState
 from lcdev.supervisor.bus import EventBus
+from lcdev.supervisor.component_runtime import (
+    SUPERVISOR_SOURCE,
+    ComponentRuntime,
+    Observer,
+    StartFailed,
+)
 from lcdev.supervisor.records import write_children
 from lcdev.supervisor.resolve import StackPlan
 
-__all__ = ["ComponentRuntime", "Supervisor"]
-
-TAIL_LINES = 30
-
-
-class Observer(Protocol):
-    """Who else hears every line and event (the telemetry store)."""
-
-    def line(self, source: str, stream: str, text: str) -> None: ...
-
-    def event(self, event: Event) -> None: ...
-
-
-class StartFailed(Exception):
-    def __init__(self, reason: str, hint: str = "") -> None:
-        super().__init__(reason)
-        self.hint = hint
-
-
-@dataclass
-class ComponentRuntime:
-    """What the supervisor knows about one component right now."""
-
-    component: ResolvedComponent
-    url: str
-    state: ComponentState = ComponentState.PENDING
-    handle: ComponentHandle | None = None
-    restarts: int = 0
-    since: float = field(default_factory=time.time)
-    last_error: str = ""
-    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
-    watcher: asyncio.Task[None] | None = None
-    crash_streak: int = 0
-    up_since: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.component.name,
-            "kind": self.component.kind,
-            "state": str(self.state),
-            "ident": self.handle.ident if self.handle and not self.handle.exited() else None,
-            "pid": self.handle.pid if self.handle and not self.handle.exited() else None,
-            "port": self.component.port,
-            "url": self.url,
-            "restarts": self.restarts,
-            "since": self.since,
-            "last_error": self.last_error,
-        }
+__all__ = ["ComponentRuntime", "Observer", "StartFailed", "Supervisor"]
 
 
 class Supervisor:
@@ -119,6 +79,12 @@ class Supervisor:
         self.bus.publish(event)
         if self.observer is not None:
             self.observer.event(event)
+
+    def say(self, text: str, stream: str = "stderr") -> None:
+        """A line of the supervisor's own (a warning worth seeing in ``lcdev logs``)."""
+        if self.observer is not None:
+            self.observer.line(SUPERVISOR_SOURCE, stream, text)
+        self.bus.publish(LogLineEmitted(source=SUPERVISOR_SOURCE, stream=stream, text=text))
 
     def _sink(self, runtime: ComponentRuntime) -> Any:
         name = runtime.component.name
@@ -177,25 +143,53 @@ class Supervisor:
         component = runtime.component
         self._set(runtime, ComponentState.STARTING)
         self.emit(ComponentStarting(name=component.name, port=component.port, attempt=attempt))
+        handle, seconds = await self._launch_ready(runtime, component, adopt=True)
+        self._became_healthy(runtime, handle, seconds)
+
+    async def _launch_ready(
+        self, runtime: ComponentRuntime, component: ResolvedComponent, adopt: bool
+    ) -> tuple[ComponentHandle, float]:
+        """Launch an instance of ``component`` and wait until it is ready; on failure it is
+        stopped again and ``StartFailed`` raised. ``adopt``: the instance is the runtime's
+        from launch on (so ``stop_all`` stops it even while it starts); otherwise (a second
+        instance, blue/green) it is stopped here if the wait is cancelled."""
+        handle: ComponentHandle | None = None
         try:
             await self.backend.prepare(component)
-            runtime.handle = await self.backend.launch(component, self._sink(runtime))
-            self._record_children()
-            seconds = await wait_until_ready(component, runtime.handle)
+            handle = await self.backend.launch(component, self._sink(runtime))
+            if adopt:
+                runtime.handle = handle
+            self._record_children(handle)
+            seconds = await wait_until_ready(component, handle)
             await self.backend.after_ready(component)
         except (BackendError, ReadinessTimeout, ComponentExited) as exc:
-            if runtime.handle is not None:
-                await self.backend.stop(component, runtime.handle, timeout=5)
+            if handle is not None:
+                await self.backend.stop(component, handle, timeout=5)
+                self._record_children()
             raise StartFailed(f"{component.name}: {exc}", getattr(exc, "hint", "")) from exc
+        except asyncio.CancelledError:
+            if handle is not None and not adopt:
+                await self.backend.stop(component, handle, timeout=5)
+            raise
+        return handle, seconds
+
+    def _became_healthy(
+        self, runtime: ComponentRuntime, handle: ComponentHandle, seconds: float
+    ) -> None:
         self._set(runtime, ComponentState.HEALTHY)
         runtime.up_since = time.monotonic()
         runtime.last_error = ""
-        self.emit(ComponentReady(name=component.name, seconds=seconds, url=runtime.url))
-        runtime.watcher = asyncio.create_task(self._watch(runtime, runtime.handle))
+        self.emit(ComponentReady(name=runtime.component.name, seconds=seconds, url=runtime.url))
+        runtime.watcher = asyncio.create_task(self._watch(runtime, handle))
 
-    def _record_children(self) -> None:
-        pids = [r.handle.pid for r in self.runtimes.values() if r.handle and r.handle.pid]
-        write_children(self.layout, [pid for pid in pids if pid is not None])
+    def _record_children(self, extra: ComponentHandle | None = None) -> None:
+        """Write every child's pid (``extra``: an instance not yet in a runtime, the new
+        instance of a blue/green replacement), so a successor can clean up after a crash."""
+        handles = [r.handle for r in self.runtimes.values() if r.handle is not None]
+        if extra is not None:
+            handles.append(extra)
+        pids = [h.pid for h in handles if h.pid is not None and not h.exited()]
+        write_children(self.layout, pids)
 
     # -- crashes --------------------------------------------------------------------------
 
@@ -247,6 +241,102 @@ class Supervisor:
             await self.backend.stop(runtime.component, handle)
         runtime.restarts += 1
         await self._start(runtime, attempt=1)
+
+    # -- changes while running (hot reload) ------------------------------------------------
+
+    async def add(self, component: ResolvedComponent, depends_on: Sequence[str]) -> None:
+        """Start a component the stack did not have (a new service folder). On ``StartFailed``
+        it is forgotten again, so a later attempt starts from scratch."""
+        name = component.name
+        runtime = ComponentRuntime(component=component, url=self.backend.connection_url(component))
+        self.runtimes[name] = runtime
+        self.plan.components.append(component)
+        self.plan.depends_on[name] = list(depends_on)
+        try:
+            await self._start(runtime, attempt=1)
+        except StartFailed:
+            self._forget(name)
+            raise
+
+    async def remove(self, name: str) -> None:
+        """Stop a component for good (its service folder was removed)."""
+        runtime = self.runtimes.get(name)
+        if runtime is None:
+            return
+        await self._stop_one(runtime)
+        self._forget(name)
+        self._record_children()
+
+    def _forget(self, name: str) -> None:
+        self.runtimes.pop(name, None)
+        self.plan.depends_on.pop(name, None)
+        self.plan.components[:] = [c for c in self.plan.components if c.name != name]
+
+    def update(self, component: ResolvedComponent) -> None:
+        """Record a new description of a running component (same process and port: a swapped
+        low-code service whose route moved), used by the next crash restart."""
+        runtime = self.runtimes[component.name]
+        runtime.component = component
+        self._replace_in_plan(component)
+
+    def _replace_in_plan(self, component: ResolvedComponent) -> None:
+        self.plan.components[:] = [
+            component if c.name == component.name else c for c in self.plan.components
+        ]
+
+    async def replace(
+        self,
+        component: ResolvedComponent,
+        switch: Callable[[], Awaitable[None]],
+        drain_s: float = 0.25,
+    ) -> None:
+        """Run ``component`` instead of the running instance of the same name.
+
+        On a new port (blue/green) the new instance starts first; once it is ready it becomes
+        current, ``switch`` moves the traffic (the gateway's route), and after ``drain_s`` for
+        requests in flight the old instance stops. If the new one fails, the old one keeps
+        running untouched and ``StartFailed`` is raised. On the same port the old instance
+        stops first; if the new one then fails, the component is left failed."""
+        runtime = self.runtimes[component.name]
+        old_component, old_handle, old_watcher = runtime.component, runtime.handle, runtime.watcher
+        if component.port == old_component.port or old_handle is None or old_handle.exited():
+            await self._stop_then_start(runtime, component)
+            await switch()
+            return
+        self.emit(ComponentStarting(name=component.name, port=component.port, attempt=1))
+        handle, seconds = await self._launch_ready(runtime, component, adopt=False)
+        runtime.component, runtime.handle = component, handle
+        runtime.url = self.backend.connection_url(component)
+        self._replace_in_plan(component)
+        if old_watcher is not None:
+            old_watcher.cancel()
+        runtime.restarts += 1
+        self._became_healthy(runtime, handle, seconds)
+        await switch()
+        await asyncio.sleep(drain_s)
+        await self.backend.stop(old_component, old_handle)
+        self._record_children()
+
+    async def _stop_then_start(self, runtime: ComponentRuntime, component: ResolvedComponent
+                               ) -> None:
+        if runtime.watcher is not None:
+            runtime.watcher.cancel()
+        handle, runtime.handle = runtime.handle, None
+        if handle is not None and not handle.exited():
+            self._set(runtime, ComponentState.STOPPING)
+            await self.backend.stop(runtime.component, handle)
+        runtime.component = component
+        runtime.url = self.backend.connection_url(component)
+        self._replace_in_plan(component)
+        runtime.restarts += 1
+        try:
+            await self._start(runtime, attempt=1)
+        except StartFailed as exc:
+            self._set(runtime, ComponentState.FAILED)
+            runtime.last_error = str(exc)
+            self.emit(ComponentFailed(name=component.name, reason=str(exc), hint=exc.hint,
+                                      last_lines=list(runtime.tail)))
+            raise
 
     # -- stop -----------------------------------------------------------------------------
 

@@ -25,10 +25,13 @@ from lcdev.core.events import (
     ComponentRestarting,
     Event,
     LogLineEmitted,
+    ReloadFailed,
+    ServiceReloaded,
     StackFailed,
     StackReady,
     StackStopped,
     StackStopping,
+    WorkspaceReloaded,
 )
 from lcdev.core.layout import WorkspaceLayout
 from lcdev.definitions.workspace import WorkspaceTelemetry
@@ -234,4 +237,20 @@ def _describe(event: Event) -> tuple[Level, str] | None:
             return "info", "stopping the stack" + (" and removing its data" if wipe else "")
         case StackStopped():
             return "info", "stack stopped"
+        case ServiceReloaded(name=name, how=how, version_before=before, version_after=after,
+                             changes=changes, seconds=seconds):
+            versions = f" {before} → {after}" if before and after and before != after else ""
+            what = f": {'; '.join(changes[:5])}" if changes else ""
+            more = f" (+{len(changes) - 5} more)" if len(changes) > 5 else ""
+            return "info", f"{name} {how}{versions} in {seconds * 1000:.0f} ms{what}{more}"
+        case ReloadFailed(name=name, reason=reason, message=message, problems=problems,
+                          hint=hint):
+            text = f"{name}: reload {reason}: {message}"
+            text += "".join(f" | {p}" for p in problems) + (f" | hint: {hint}" if hint else "")
+            return "error" if reason != "destructive" else "warn", text
+        case WorkspaceReloaded(applied=applied, needs_up=needs_up):
+            parts = [f"applied {', '.join(applied)}"] if applied else []
+            parts += needs_up
+            return "warn" if needs_up else "info", "lcdev.yaml: " + "; ".join(parts or
+                                                                          ["no change"])
     return None

@@ -79,7 +79,8 @@ def test_a_slow_service_is_a_504_after_the_timeout(client: httpx.Client) -> None
 
 
 def test_the_gateways_own_endpoints(client: httpx.Client, upstream: Upstream) -> None:
-    assert client.get("/_lcdev/health").json() == {"status": "ok", "routes": 5}
+    assert client.get("/_lcdev/health").json() == {"status": "ok", "routes": 5,
+                                                       "generation": 0}
     routes = client.get("/_lcdev/routes").json()
     assert routes[-1] == {"service": "orders", "prefix": "/orders", "upstream": upstream.url,
                           "auth": "none", "rules": 0}

@@ -35,6 +35,21 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "StackFailed": {"reason": "could not start kafka"},
     "StackStopping": {"remove_data": True},
     "StackStopped": {"removed_data": True},
+    "ReloadStarted": {"services": ["orders"], "paths": ["services/orders/service.yaml"]},
+    "ServiceReloaded": {
+        "name": "orders", "how": "swapped", "version_before": "1.0.0", "version_after": "1.1.0",
+        "changes": ["+ field Order.note"], "seconds": 0.042,
+        "timings_ms": {"detect": 17.0, "total": 42.0}, "paths": ["services/orders/service.yaml"],
+    },
+    "ReloadFailed": {
+        "name": "orders", "reason": "invalid", "message": "the definitions have errors",
+        "problems": ["services/orders/service.yaml:12:5: error: unknown type 'strng'"],
+        "hint": "", "paths": ["services/orders/service.yaml"],
+    },
+    "WorkspaceReloaded": {
+        "applied": ["secrets: jwt_dev_key"], "needs_up": ["ports.postgres needs `lcdev up`"],
+        "seconds": 0.01,
+    },
 }
 
 EVENT_CLASSES = {

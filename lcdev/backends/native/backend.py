@@ -5,6 +5,7 @@ components (the gateway) with lcdev's own interpreter, anything else as a comman
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -28,6 +29,8 @@ __all__ = ["RUNTIME_MAIN", "NativeBackend"]
 
 RUNTIME_MAIN = "lcdev.runtime.main"
 """The module whose ``main(argv)`` serves one low-code service."""
+RELOAD_MODULES = ("lcdev.runtime.reload",)
+"""Imported by a service on its first hot reload (~1.5 ms to preload, ~10 ms in a reload)."""
 MIGRATION_MODULES = ("lcdev.runtime.data.schema", "lcdev.runtime.data.migrate_plan",
                      "lcdev.runtime.data.migrate_apply")
 """Imported by a service only when its schema must change (SQLAlchemy, Alembic)."""
@@ -65,7 +68,7 @@ class NativeBackend(StackBackend):
     def forks(self) -> ServiceForkServer:
         """The fork server for low-code services, preloading the runtime once."""
         if self._forks is None:
-            self._forks = ServiceForkServer(preload=[RUNTIME_MAIN])
+            self._forks = ServiceForkServer(preload=[RUNTIME_MAIN, *RELOAD_MODULES])
         return self._forks
 
     async def warm_up(self, components: list[ResolvedComponent]) -> None:
@@ -84,7 +87,7 @@ class NativeBackend(StackBackend):
         traced = any("OTEL_EXPORTER_OTLP_ENDPOINT" in c.env for c in components)
         if self._forks is None:
             self._forks = ServiceForkServer(
-                preload=[RUNTIME_MAIN, *(MIGRATION_MODULES if fresh else ()),
+                preload=[RUNTIME_MAIN, *RELOAD_MODULES, *(MIGRATION_MODULES if fresh else ()),
                          *(TELEMETRY_MODULES if traced else ())]
             )
         await self.forks.warm_up()
@@ -173,6 +176,12 @@ class NativeBackend(StackBackend):
         is_postgres = component.definition.native.driver == "postgres"
         sig = STOP_SIGNAL if is_postgres else signal.SIGTERM
         await handle.terminate(sig, timeout)
+
+    async def reload_config(self, component: ResolvedComponent, handle: ComponentHandle) -> None:
+        """SIGHUP to the process itself (not its group): the gateway re-reads its file at once."""
+        if handle.pid is not None and not handle.exited():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(handle.pid, signal.SIGHUP)
 
     async def remove_data(self, component: ResolvedComponent) -> None:
         await asyncio.to_thread(shutil.rmtree, component.data_dir, True)

@@ -29,12 +29,18 @@ def up(
         "--allow-destructive", metavar="SERVICE",
         help="Let this service's migration drop or narrow columns and tables (repeatable). "
              "Data in them is lost.")] = None,
+    watch: Annotated[bool, typer.Option(
+        "--watch/--no-watch",
+        help="Reload services when their files are saved. With --no-watch, `lcdev apply` "
+             "reloads them when you ask.")] = True,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Start PostgreSQL, Kafka and the gateway for the workspace, watched by a supervisor.
 
     In the foreground it shows progress, then streams every component's logs until Ctrl-C,
     which stops everything. With -d it returns as soon as the stack is healthy.
+
+    Saved definitions and code are reloaded live (`lcdev reloads` lists them).
     """
     from lcdev.backends.errors import BackendError
     from lcdev.backends.selection import choose_backend
@@ -58,7 +64,7 @@ def up(
     output.info(f"[bold]{root.name}[/]: starting on the {choice.name} backend ({choice.reason})")
     # The supervisor validates the definitions first; with errors it starts nothing and exits
     # with EXIT_INVALID_DEFINITIONS, and its report is what the user sees.
-    process = spawn_supervisor(root, choice.name, tuple(allow_destructive or ()))
+    process = spawn_supervisor(root, choice.name, tuple(allow_destructive or ()), watch=watch)
     try:
         client = wait_for_control(root, process)
     except KeyboardInterrupt:

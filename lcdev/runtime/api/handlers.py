@@ -4,8 +4,15 @@ folder inside the endpoint's transaction. See docs/escape-hatch.md.
 Handler modules are loaded by file path under a private package per service
 (``_lcdev_handlers.<service>``) whose ``__path__`` is the service folder, so a handler can use
 relative imports of its sibling modules (``from .pricing import price``) and nothing is added
-to ``sys.path``. :meth:`HandlerLoader.invalidate` forgets them for hot reload; the handler
-module itself is always compiled from its current source (no stale bytecode).
+to ``sys.path``. :meth:`HandlerLoader.invalidate` forgets them for hot reload (and
+:meth:`HandlerLoader.restore` puts them back when a reload fails). Every module of that package,
+the handler module and the siblings it imports, is compiled from its current source: bytecode
+caches are keyed by the file's mtime in whole seconds and its size, so an edit saved within the
+same second at the same size would otherwise be served stale.
+
+A module that does not import fails with a :class:`HandlerError` whose ``file`` and ``line``
+locate the error in the service folder (the syntax error, or the deepest frame of the service's
+own code).
 """
 
 from __future__ import annotations
@@ -126,7 +133,17 @@ Handler = Callable[[HandlerContext], Awaitable[dict[str, Any] | None]]
 
 
 class HandlerError(Exception):
-    """A handler that cannot be loaded: missing file or function, import error, not async."""
+    """A handler that cannot be loaded: missing file or function, import error, not async.
+    ``file`` and ``line`` locate an import error in the service folder (else ``None``)."""
+
+    def __init__(self, message: str, *, file: Path | None = None,
+                 line: int | None = None) -> None:
+        super().__init__(message)
+        self.file = file
+        self.line = line
+
+
+_ROOT_PACKAGE = "_lcdev_handlers"
 
 
 class _FreshLoader(importlib.machinery.SourceFileLoader):
@@ -136,17 +153,56 @@ class _FreshLoader(importlib.machinery.SourceFileLoader):
         return compile(self.get_data(self.path), self.path, "exec", dont_inherit=True)
 
 
+class _FreshFinder:
+    """Finds the modules below a service's handler package (siblings imported by a handler,
+    ``from .pricing import price``) and loads them with :class:`_FreshLoader`."""
+
+    def find_spec(self, fullname: str, path: Any = None,
+                  target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if not fullname.startswith(_ROOT_PACKAGE + ".") or fullname.count(".") < 2 or not path:
+            return None
+        name = fullname.rpartition(".")[2]
+        for entry in path:
+            base = Path(entry) / name
+            for file, package in ((base / "__init__.py", True), (base.with_suffix(".py"), False)):
+                if file.is_file():
+                    return importlib.util.spec_from_file_location(
+                        fullname, file, loader=_FreshLoader(fullname, str(file)),
+                        submodule_search_locations=[str(base)] if package else None)
+        return None
+
+
+_FINDER = _FreshFinder()
+
+
+def _error_location(exc: BaseException, folder: Path) -> tuple[Path | None, int | None]:
+    """(file, line) of an import error inside ``folder``: the syntax error, else the deepest
+    frame of the service's own code."""
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        return Path(exc.filename), exc.lineno
+    where: tuple[Path | None, int | None] = (None, None)
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = Path(tb.tb_frame.f_code.co_filename)
+        if filename.is_relative_to(folder):
+            where = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return where
+
+
 class HandlerLoader:
     """Loads ``module:function`` handlers from one service folder."""
 
     def __init__(self, service: str, folder: Path) -> None:
         self.folder = folder.resolve()
-        self.package = "_lcdev_handlers." + service.replace("-", "_")
+        self.package = f"{_ROOT_PACKAGE}." + service.replace("-", "_")
         self._cache: dict[str, Handler] = {}
         self._modules: dict[str, types.ModuleType] = {}
 
     def _ensure_package(self) -> None:
-        for name, path in (("_lcdev_handlers", []), (self.package, [str(self.folder)])):
+        if _FINDER not in sys.meta_path:
+            sys.meta_path.insert(0, _FINDER)
+        for name, path in ((_ROOT_PACKAGE, []), (self.package, [str(self.folder)])):
             if name not in sys.modules:
                 module = types.ModuleType(name)
                 module.__path__ = list(path)
@@ -192,16 +248,26 @@ class HandlerLoader:
             loader.exec_module(module)
         except Exception as exc:
             sys.modules.pop(qualified, None)
+            file, line = _error_location(exc, self.folder)
+            # A SyntaxError's text repeats its file and line, which ``file``/``line`` say.
+            said = exc.msg if isinstance(exc, SyntaxError) else exc
             raise HandlerError(f"handler '{spec}': importing {path.name} failed:"
-                               f" {type(exc).__name__}: {exc}") from exc
+                               f" {type(exc).__name__}: {said}", file=file, line=line) from exc
         self._modules[qualified] = module
         return module
 
-    def invalidate(self) -> None:
-        """Forget every loaded handler module of this service (the next load re-imports)."""
+    def invalidate(self) -> dict[str, types.ModuleType]:
+        """Forget every loaded handler module of this service (the next load re-imports);
+        returns them, for :meth:`restore`."""
         self._cache.clear()
         self._modules.clear()
-        for name in [n for n in sys.modules if n == self.package
-                     or n.startswith(self.package + ".")]:
-            del sys.modules[name]
+        forgotten = {name: sys.modules.pop(name) for name in list(sys.modules)
+                     if name == self.package or name.startswith(self.package + ".")}
         importlib.invalidate_caches()
+        return forgotten
+
+    def restore(self, modules: dict[str, types.ModuleType]) -> None:
+        """Put back the modules :meth:`invalidate` returned, dropping any imported since (a
+        reload that failed leaves the modules of the running version in place)."""
+        self.invalidate()
+        sys.modules.update(modules)
