@@ -29,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 EDITS = int(os.environ.get("BENCH_EDITS", "20"))
 LCDEV = [sys.executable, "-m", "lcdev"]
@@ -122,12 +123,23 @@ def bench_lcdev() -> tuple[list[float], list[float], list[float]]:
                                        lambda b, f=name: f'"{f}"'.encode() in b, started))
             time.sleep(0.05)
         history = root / ".lcdev" / "telemetry" / "reloads.ndjson"
-        reported = [json.loads(line)["seconds"] for line in history.read_text().splitlines()
-                    if '"ServiceReloaded"' in line]
-        return versions, fields, reported
+        entries = [json.loads(line) for line in history.read_text().splitlines()
+                   if '"ServiceReloaded"' in line]
+        _breakdown("version bump", entries[:EDITS])
+        _breakdown("field added", entries[EDITS:])
+        return versions, fields, [entry["seconds"] for entry in entries]
     finally:
         subprocess.run([*LCDEV, "down", "-v", "-w", str(root)], capture_output=True, env=ENV)
         shutil.rmtree(parent, ignore_errors=True)
+
+
+def _breakdown(label: str, entries: list[dict[str, Any]]) -> None:
+    """Medians of the steps lcdev reports for each reload (timings_ms in reloads.ndjson)."""
+    keys = sorted({key for entry in entries for key in entry["timings_ms"]})
+    medians = {key: statistics.median(float(e["timings_ms"].get(key, 0.0)) for e in entries)
+               for key in keys}
+    print(f"lcdev {label}, steps (median ms): "
+          + ", ".join(f"{key} {value:.1f}" for key, value in medians.items()))
 
 
 PEER_APP = '''from starlette.applications import Starlette

@@ -1,9 +1,9 @@
 """Readiness probes: a component is ready when it really answers, not when its process exists.
 
 ``sql`` runs ``SELECT 1``; ``kafka`` completes a metadata request; ``http`` gets a 2xx from a
-path; ``tcp`` accepts a connection. ``wait_until_ready`` polls (every 10 ms at first, backing off to
-100 ms) until the probe passes, the component exits, or the timeout expires. Backends share these, so native processes
-and containers are judged the same way.
+path; ``tcp`` accepts a connection. ``wait_until_ready`` polls (every 10 ms at first, backing
+off to 100 ms) until the probe passes, the component exits, or the timeout expires. Backends
+share these, so native processes and containers are judged the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from collections.abc import Awaitable, Callable
 from lcdev.backends.base import ComponentHandle, ResolvedComponent
 from lcdev.backends.native.postgres import SUPERUSER
 
-__all__ = ["ComponentExited", "ReadinessTimeout", "poll_delay", "probe_once", "wait_until_ready"]
+__all__ = [
+    "ComponentExited", "ReadinessTimeout", "poll_delay", "probe_once", "wait_until_ready",
+]
 
 FIRST_POLL = 0.01
 POLL_INTERVAL = 0.1

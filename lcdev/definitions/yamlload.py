@@ -3,12 +3,18 @@
 ``load_model`` is generic: it works for any pydantic model (``extra="forbid"`` recommended, so
 misspelled keys are reported). YAML syntax errors, tabs and duplicate keys become problems at the
 position ruamel reports; validation errors are mapped back to the offending key or value.
+
+Positions are needed only when there is a problem, and ruamel's round-trip parser (pure Python)
+is the slow part of a reload. So a file is read by ``yamlfast`` (libyaml, the same data), and
+ruamel parses it only when ``yamlfast`` declines (errors, duplicate keys, unusual YAML) or when a
+position is first asked for.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,6 +27,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from lcdev.definitions.issues import Loc
 from lcdev.definitions.messages import translate_errors
 from lcdev.definitions.problems import Problem, Severity, sort_problems
+from lcdev.definitions.yamlfast import parse_fast
 
 __all__ = ["YamlDocument", "load_document", "load_model", "validate_document"]
 
@@ -46,12 +53,21 @@ class _RecordingConstructor(RoundTripConstructor):
 
 @dataclass(frozen=True)
 class YamlDocument:
-    """A parsed YAML file: the round-trip tree (for positions) and plain data (for validation)."""
+    """A parsed YAML file: plain data (for validation) and its text, whose round-trip tree gives
+    positions (parsed on first use: a valid file never needs it)."""
 
     path: Path
     shown_path: Path
-    tree: Any
     data: Any
+    text: str = field(repr=False)
+
+    @cached_property
+    def tree(self) -> Any:
+        """ruamel's round-trip tree of ``text``: CommentedMap/CommentedSeq with positions."""
+        try:
+            return _round_trip(self.text)[0]
+        except (YAMLError, ValueError, IndexError):  # pragma: no cover - the text was parsed
+            return None  # positions fall back to 1:1
 
     def position(self, loc: Loc, *, at_key: bool = False) -> tuple[int, int]:
         """1-based (line, column) of the node at ``loc``, or of its nearest existing ancestor."""
@@ -118,6 +134,13 @@ def _shown(path: Path, root: Path | None) -> Path:
     return path
 
 
+def _document(path: Path, shown: Path, text: str, data: Any, tree: Any) -> YamlDocument:
+    """A document whose tree is already parsed (``cached_property`` reads it from __dict__)."""
+    doc = YamlDocument(path, shown, data, text)
+    doc.__dict__["tree"] = tree
+    return doc
+
+
 def load_document(
     path: Path, *, root: Path | None = None
 ) -> tuple[YamlDocument | None, list[Problem]]:
@@ -137,21 +160,32 @@ def load_document(
     return cached[0], list(cached[1])
 
 
-# Parsing is the slow part of loading (ruamel's round-trip parser is pure Python), and a
-# reload after an edit re-reads every file: unchanged texts reuse their parse.
+# A reload after an edit re-reads every file: unchanged texts reuse their parse (and the
+# round-trip tree, once a problem made one necessary).
 _CACHE_SIZE = 256
 _CACHE: dict[tuple[str, str, str], tuple[YamlDocument | None, list[Problem]]] = {}
 
 
 def _parse(path: Path, shown: Path, text: str) -> tuple[YamlDocument | None, list[Problem]]:
-    yaml = YAML(typ="rt")
-    yaml.Constructor = _RecordingConstructor
+    fast = parse_fast(text)
+    if fast is not None:
+        return YamlDocument(path, shown, fast.data, text), []
+    return _parse_round_trip(path, shown, text)
+
+
+def _parse_round_trip(
+    path: Path, shown: Path, text: str
+) -> tuple[YamlDocument | None, list[Problem]]:
+    """ruamel's reading, which words every syntax error and duplicate key with its position."""
     try:
-        tree = yaml.load(text)
+        tree, duplicates = _round_trip(text)
     except MarkedYAMLError as exc:
         return None, [_syntax_problem(shown, exc, text)]
     except YAMLError as exc:  # pragma: no cover - ruamel marks nearly every error
         return None, [Problem(shown, 1, 1, f"invalid YAML: {exc}")]
+    except (ValueError, IndexError) as exc:  # ruamel's constructor fails on e.g. 2024-13-01
+        return None, [Problem(shown, 1, 1, f"invalid YAML value ({exc}); quote it if it is"
+                                           " meant as text")]
     problems = [
         Problem(
             shown,
@@ -160,9 +194,17 @@ def _parse(path: Path, shown: Path, text: str) -> tuple[YamlDocument | None, lis
             f"duplicate key '{dup.value}'"
             + (f" (first defined on line {first.start_mark.line + 1})" if first else ""),
         )
-        for dup, first in getattr(yaml.constructor, "duplicates", [])
+        for dup, first in duplicates
     ]
-    return YamlDocument(path, shown, tree, _plain(tree)), problems
+    return _document(path, shown, text, _plain(tree), tree), problems
+
+
+def _round_trip(text: str) -> tuple[Any, list[tuple[Any, Any]]]:
+    """ruamel's round-trip tree of ``text`` and its duplicate keys (key node, first key node)."""
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _RecordingConstructor
+    tree = yaml.load(text)
+    return tree, getattr(yaml.constructor, "duplicates", [])
 
 
 def _syntax_problem(shown: Path, exc: MarkedYAMLError, text: str) -> Problem:

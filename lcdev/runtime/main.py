@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -84,11 +85,27 @@ async def serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+    warm = asyncio.create_task(_warm_reload_imports()) if runtime.options.control_token else None
     try:
         await server.serve()
     finally:
+        if warm is not None:
+            warm.cancel()
         await runtime.stop()
     return 0
+
+
+RELOAD_IMPORTS = ("lcdev.runtime.data.migrate_additive",)
+"""What the first hot reload that adds a field needs (SQLAlchemy: ~200 ms to import). The
+fork server does not preload it (that would lengthen every ``up``); the service imports it in
+the background once it has been serving for a while, so the first such reload is as fast as
+the next."""
+
+
+async def _warm_reload_imports(delay_s: float = 2.0) -> None:
+    await asyncio.sleep(delay_s)
+    for module in RELOAD_IMPORTS:
+        await asyncio.to_thread(importlib.import_module, module)
 
 
 def main(argv: list[str] | None = None) -> int:

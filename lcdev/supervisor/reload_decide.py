@@ -27,10 +27,10 @@ from lcdev.core.changes import (
     ServiceChanges,
     WorkspaceChanges,
     changed_events,
-    consumers_of,
     diff_service,
     diff_workspace,
 )
+from lcdev.core.reload_order import consumers_of
 from lcdev.definitions import SERVICE_FILE, WORKSPACE_FILE, LoadedWorkspace, ServiceDefinition
 
 __all__ = [

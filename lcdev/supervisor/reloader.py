@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from lcdev.core.changes import diff_service, reload_waves
+from lcdev.core.changes import diff_service
 from lcdev.core.events import (
     Event,
     ReloadFailed,
@@ -29,6 +29,7 @@ from lcdev.core.events import (
     ServiceReloaded,
     WorkspaceReloaded,
 )
+from lcdev.core.reload_order import reload_waves
 from lcdev.definitions import SERVICE_FILE, LoadedWorkspace, Problem, load_workspace
 from lcdev.supervisor.gateway_sync import GatewaySync, Published
 from lcdev.supervisor.reload_apply import AppliedDefinitions, EnvFor, Outcome, ServiceActions

@@ -185,14 +185,15 @@ def test_a_reload_that_changed_nothing_says_so() -> None:
     assert _render([forced], 100)[1].rstrip().endswith("15 ms  no change")
 
 
-def test_a_narrow_terminal_leaves_the_versions_out_and_keeps_the_count() -> None:
+def test_a_narrow_terminal_leaves_the_versions_out_and_wraps_what_changed() -> None:
     wide = _render(HISTORY, 120)
     assert "VERSION" in wide[0]
     narrow = _render(HISTORY, 70)
     assert "VERSION" not in narrow[0]
     assert all(len(line.rstrip()) <= 70 for line in narrow)
-    assert narrow[1].rstrip().endswith(", +1 more")
-    assert narrow[2].rstrip().endswith("… (+1 more)")
+    text = " ".join(line.strip() for line in narrow)
+    for change in ("+ field Order.note", "+ GET", "(+1 more)"):
+        assert change in text
 
 
 def test_first_items_fit_the_width_with_a_count_of_the_rest() -> None:

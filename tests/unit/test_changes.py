@@ -11,11 +11,10 @@ from ruamel.yaml import YAML
 from lcdev.core.changes import (
     WorkspaceChanges,
     changed_events,
-    consumers_of,
     diff_service,
     diff_workspace,
-    reload_waves,
 )
+from lcdev.core.reload_order import consumers_of, reload_waves
 from lcdev.definitions import ServiceDefinition, WorkspaceDefinition, load_workspace
 
 ORDERS = """\

@@ -138,6 +138,7 @@ _TIME = 8
 _GAP = 2  # between two columns
 _MIN_WHAT = 24  # below this the versions make room
 _LEAST_WHAT = 12
+_WHAT_LINES = 3
 
 
 def reload_table(events: Sequence[Event], width: int) -> Table:
@@ -162,7 +163,9 @@ def reload_table(events: Sequence[Event], width: int) -> Table:
     if with_versions:
         table.add_column("VERSION", no_wrap=True)
     table.add_column("TOOK", no_wrap=True, justify="right")
-    table.add_column("WHAT CHANGED", no_wrap=True, overflow="ellipsis", max_width=what_width)
+    # what changed wraps onto up to three lines rather than be cut to a word on a narrow
+    # terminal (--json has it all)
+    table.add_column("WHAT CHANGED", overflow="fold", max_width=what_width)
     for event in events:
         service, word = service_of(event), outcome(event)
         table.add_row(
@@ -171,7 +174,7 @@ def reload_table(events: Sequence[Event], width: int) -> Table:
             Text(word, style=outcome_style(word)),
             *([versions(event)] if with_versions else []),
             took(event),
-            _what(event, what_width),
+            _what(event, what_width * _WHAT_LINES),
         )
     return table
 

@@ -124,8 +124,11 @@ def _table_op(conn: Connection, op: aops.MigrateOperation) -> PlannedChange:
                              f"{op.table_name}", False, _invoke(op))
     if isinstance(op, aops.AddConstraintOp):
         name = getattr(op, "constraint_name", None) or "constraint"
-        return PlannedChange(f"add {op.constraint_type} constraint {name} to"
-                             f" {getattr(op, 'schema', '')}.{getattr(op, 'table_name', '')}",
+        if isinstance(op, aops.CreateForeignKeyOp):  # it names its table the "source"
+            schema, table = op.kw.get("source_schema", ""), op.source_table
+        else:
+            schema, table = getattr(op, "schema", ""), getattr(op, "table_name", "")
+        return PlannedChange(f"add {op.constraint_type} constraint {name} to {schema}.{table}",
                              False, _invoke(op))
     return PlannedChange(f"apply {type(op).__name__}", False, _invoke(op))
 
