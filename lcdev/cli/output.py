@@ -208,3 +208,11 @@ def print_status(status: dict[str, Any]) -> None:
                       "[dim]· lcdev logs · lcdev traces · lcdev metrics[/]")
     elif telemetry.get("receiver_error"):
         console.print(f"telemetry: [yellow]{escape(telemetry['receiver_error'])}[/]")
+    reload = status.get("reload")
+    if reload is not None:
+        watching = ("watching the workspace: saves reload" if reload.get("watching")
+                    else "[yellow]not watching[/]: `lcdev apply` reloads")
+        pending = reload.get("pending") or []
+        waiting = (f" · [red]not applied: {escape(', '.join(pending))}[/]"
+                   " (fix, save again or `lcdev apply`)" if pending else "")
+        console.print(f"hot reload: {watching}{waiting} [dim]· lcdev reloads[/]")

@@ -69,6 +69,11 @@ class ServiceChanges:
                 *self.gateway, *self.other]
 
     @property
+    def summary(self) -> list[str]:
+        """``words`` without the version line: reports show both versions beside it."""
+        return [word for word in self.words if not word.startswith("~ version ")]
+
+    @property
     def added(self) -> bool:
         """The service is new."""
         return not self.version_before

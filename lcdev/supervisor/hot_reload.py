@@ -1,12 +1,17 @@
-"""Hot reload for one supervisor run: the watcher feeding the ``Reloader``, switched on once
-the stack is ready, and what the control API and ``lcdev status`` ask of it."""
+"""Hot reload for one supervisor run: the watcher feeding the ``Reloader``, and what the
+control API and ``lcdev status`` ask of it.
+
+Watching starts with the supervisor, before anything is launched, and the saves it sees are
+kept until the stack is ready; then the reloader applies them. So a file saved while the stack
+starts, or right after ``lcdev up -d`` returned, is never missed."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection
+from pathlib import Path
 from typing import Any
 
 from lcdev.backends.base import ResolvedComponent
@@ -15,7 +20,7 @@ from lcdev.definitions import LoadedWorkspace, ServiceDefinition
 from lcdev.supervisor.reloader import Reloader
 from lcdev.supervisor.service_reload import HttpServiceReloadClient
 from lcdev.supervisor.supervisor import Supervisor
-from lcdev.supervisor.watch import watch_workspace
+from lcdev.supervisor.watch import ChangeBatch, watch_workspace
 
 __all__ = ["HotReload"]
 
@@ -23,8 +28,8 @@ logger = logging.getLogger(__name__)
 
 
 class HotReload:
-    """Nothing until ``begin`` (the stack is ready); then reloads on save (when ``watch``) and
-    on request; ``end`` stops it before the stack stops."""
+    """``start_watching`` at once; reloads begin with ``begin`` (the stack is ready), on save
+    (when ``watch``) and on request; ``end`` stops it before the stack stops."""
 
     def __init__(self, supervisor: Supervisor, *, token: str, watch: bool,
                  allow_destructive: Collection[str],
@@ -36,24 +41,38 @@ class HotReload:
         self.env_for = env_for
         self.reloader: Reloader | None = None
         self._task: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._batches: asyncio.Queue[ChangeBatch | None] = asyncio.Queue()
         self._stop = asyncio.Event()
+
+    def start_watching(self, root: Path) -> None:
+        """Watch ``root`` from now on (when ``watch``); saves wait for ``begin``."""
+        if self.watch and self._watcher is None:
+            self._watcher = asyncio.create_task(self._collect(root), name="lcdev-watch")
+
+    async def _collect(self, root: Path) -> None:
+        try:
+            async for batch in watch_workspace(root, self._stop):
+                self._batches.put_nowait(batch)
+        except Exception as exc:  # e.g. the inotify watch limit: say so, keep the stack
+            logger.exception("watching the workspace failed")
+            self.supervisor.say(f"watching {root} stopped ({type(exc).__name__}: {exc});"
+                                " saves are not reloaded any more, `lcdev apply` still reloads")
+        finally:
+            self._batches.put_nowait(None)
+
+    async def _saved(self) -> AsyncIterator[ChangeBatch]:
+        while (batch := await self._batches.get()) is not None:
+            yield batch
 
     def begin(self, loaded: LoadedWorkspace) -> None:
         """The stack is ready: what it runs is ``loaded``."""
         self.reloader = Reloader(
             self.supervisor, loaded, HttpServiceReloadClient(self.token),
             env_for=self.env_for, allow_destructive=self.allow_destructive)
-        if self.watch:
-            self._task = asyncio.create_task(self._watch(self.reloader, loaded),
-                                             name="lcdev-watch")
-
-    async def _watch(self, reloader: Reloader, loaded: LoadedWorkspace) -> None:
-        try:
-            await reloader.run(watch_workspace(loaded.root, self._stop))
-        except Exception as exc:  # e.g. the inotify watch limit: say so, keep the stack
-            logger.exception("watching the workspace failed")
-            self.supervisor.say(f"watching {loaded.root} stopped ({type(exc).__name__}: {exc});"
-                                " saves are not reloaded any more, `lcdev apply` still reloads")
+        if self._watcher is not None:
+            self._task = asyncio.create_task(self.reloader.run(self._saved()),
+                                             name="lcdev-reloader")
 
     async def reload_now(self, services: list[str], allow_destructive: bool
                          ) -> list[Event] | None:
@@ -69,6 +88,9 @@ class HotReload:
     async def end(self, grace_s: float = 5.0) -> None:
         """Stop watching; a reload in progress gets ``grace_s`` to finish, then is cancelled."""
         self._stop.set()
+        if self._watcher is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._watcher, timeout=grace_s)
         if self._task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout=grace_s)
@@ -82,5 +104,5 @@ class HotReload:
 
     def status(self) -> dict[str, Any]:
         """What ``lcdev status --json`` shows about hot reload."""
-        return {"watching": self.watch and self._task is not None and not self._task.done(),
+        return {"watching": self._watcher is not None and not self._watcher.done(),
                 "pending": sorted(self.reloader.pending) if self.reloader else []}

@@ -45,6 +45,7 @@ from lcdev.supervisor.telemetry import TelemetryHub
 __all__ = ["main", "run_supervisor"]
 
 EXIT_OK, EXIT_START_FAILED, EXIT_INVALID, EXIT_ALREADY_RUNNING = 0, 1, 2, 3
+EXIT_USAGE = 64  # sysexits' EX_USAGE: lcdev and its supervisor disagree on the arguments
 
 
 def _control_server(supervisor: Supervisor, extra: Any, shutdown: Any, reload_now: Any,
@@ -179,6 +180,7 @@ async def _serve(layout: WorkspaceLayout, backend: StackBackend, plan: StackPlan
     remove_data = False
     hot = HotReload(supervisor, token=settings.token, watch=settings.watch,
                     allow_destructive=settings.allow_destructive, env_for=settings.env_for)
+    hot.start_watching(layout.root)  # saves made while the stack starts are applied when ready
 
     def request_shutdown(wipe: bool) -> None:
         nonlocal remove_data
@@ -222,6 +224,7 @@ async def _serve(layout: WorkspaceLayout, backend: StackBackend, plan: StackPlan
         done, _ = await asyncio.wait({start, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
         if start in done and not start.result():
             code = EXIT_START_FAILED
+            await hot.end()
             _report_failure(supervisor)
         else:
             if start in done:  # ready: reload on save; refresh the editor schemas
@@ -266,7 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-destructive", action="append", default=[], metavar="SERVICE")
     parser.add_argument("--no-watch", dest="watch", action="store_false",
                         help="do not reload on save (`lcdev apply` still reloads)")
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse's usage error is 2, which means invalid definitions
+        return EXIT_USAGE if exc.code == 2 else int(exc.code or 0)
     logging.basicConfig(level=logging.WARNING, format="[lcdev supervisor] %(message)s")
     allowed = frozenset(args.allow_destructive)
     return asyncio.run(run_supervisor(args.workspace.resolve(), args.backend, allowed,

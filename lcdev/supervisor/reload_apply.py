@@ -132,7 +132,7 @@ class ServiceActions:
             name, "swapped", serving_at=answer.swapped_at or time.time(),
             version_before=answer.version_before or changes.version_before,
             version_after=answer.version_after or changes.version_after,
-            changes=changes.words or answer.changes, timings_ms=timings,
+            changes=changes.summary or answer.changes, timings_ms=timings,
             gateway=changes.gateway_affected,
         )
 
@@ -163,7 +163,7 @@ class ServiceActions:
         return Outcome(name, "restarted", serving_at=serving,
                        version_before=changes.version_before,
                        version_after=changes.version_after,
-                       changes=changes.words, timings_ms=timings)
+                       changes=changes.summary, timings_ms=timings)
 
     # -- start and stop -------------------------------------------------------------------
 
@@ -177,7 +177,7 @@ class ServiceActions:
             return self._failed(name, "failed", str(exc), hint=getattr(exc, "hint", ""))
         self.view.adopt(name, new)
         return Outcome(name, "started", serving_at=time.time(),
-                       version_after=changes.version_after, changes=changes.words,
+                       version_after=changes.version_after, changes=changes.summary,
                        timings_ms={"start": (time.monotonic() - started) * 1000}, gateway=True)
 
     async def stop(self, name: str, changes: ServiceChanges) -> Outcome:
@@ -185,7 +185,7 @@ class ServiceActions:
         started = time.monotonic()
         await self.supervisor.remove(name)
         return Outcome(name, "stopped", serving_at=time.time(),
-                       version_before=changes.version_before, changes=changes.words,
+                       version_before=changes.version_before, changes=changes.summary,
                        timings_ms={"stop": (time.monotonic() - started) * 1000})
 
     # -- helpers --------------------------------------------------------------------------

@@ -82,7 +82,7 @@ async def watch_workspace(
 
     Cancelling the task that iterates ends the watchers too, and never sets ``stop``."""
     root = root.absolute()
-    queue: asyncio.Queue[set[str] | None] = asyncio.Queue()
+    queue: asyncio.Queue[set[tuple[Change, str]] | None] = asyncio.Queue()
 
     def feed(paths: Iterable[Path], *, recursive: bool) -> _Feed:
         return _Feed(queue, root, list(paths), stop, recursive=recursive, step_ms=step_ms,
@@ -102,7 +102,7 @@ async def watch_workspace(
                     break
                 raw |= more
             detected_at = time.time()
-            paths = {Path(path) for path in raw}
+            paths = {Path(path) for _, path in raw}
             if (now := _folders(root)) != folders:
                 for watcher, watched in list(deep.items()):
                     watched &= {f for f in now if folders.get(f) == now[f]}
@@ -116,6 +116,11 @@ async def watch_workspace(
                     # What was written into them before they were watched is part of this batch.
                     paths |= {path for folder in added for path in _walk(folder, root)}
                 folders = now
+            # A folder created below a watched one (services/new/) is watched from the moment
+            # its creation is seen; files written into it before that are never reported on
+            # their own, so they are taken from the folder itself.
+            paths |= {found for change, path in raw if change == Change.added
+                      and os.path.isdir(path) for found in _walk(Path(path), root)}
             batch = frozenset(paths)
             saved_at = min(max(_newest_mtime(batch, detected_at), floor), detected_at)
             yield ChangeBatch(paths=batch, saved_at=saved_at, detected_at=detected_at)
@@ -136,7 +141,7 @@ class _Feed:
     iteration, whether ``stop`` was set or the watcher failed."""
 
     def __init__(
-        self, queue: asyncio.Queue[set[str] | None], root: Path, paths: list[Path],
+        self, queue: asyncio.Queue[set[tuple[Change, str]] | None], root: Path, paths: list[Path],
         stop: asyncio.Event, *, recursive: bool, step_ms: int, debounce_ms: int,
     ) -> None:
         self._stop = _StopSignal(stop)
@@ -149,11 +154,11 @@ class _Feed:
 
     async def _run(
         self, changes: AsyncIterator[set[tuple[Change, str]]],
-        queue: asyncio.Queue[set[str] | None],
+        queue: asyncio.Queue[set[tuple[Change, str]] | None],
     ) -> None:
         try:
             async for batch in changes:
-                queue.put_nowait({path for _, path in batch})
+                queue.put_nowait(set(batch))
         finally:
             if not self._stop.closed:
                 queue.put_nowait(None)

@@ -10,6 +10,8 @@ still went through the whole event flow exactly once.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -21,7 +23,7 @@ import httpx
 import pytest
 
 from lcdev.core.layout import WorkspaceLayout
-from tests.conftest import run_lcdev, running_shop_stack
+from tests.conftest import make_workspace, run_lcdev, running_shop_stack, status_json
 
 pytestmark = pytest.mark.stack
 
@@ -224,6 +226,20 @@ def test_a_new_service_folder_starts_and_its_removal_stops_it(stack: dict[str, A
     assert (entry["type"], entry["how"]) == ("ServiceReloaded", "started"), entry
     created = client.post("/coupons/coupons", json={"code": "WELCOME", "percent": 10})
     assert created.status_code == 201, created.text
+    anonymous = httpx.Client(base_url=stack["status"]["gateway_url"], timeout=10)
+    assert anonymous.get("/coupons/coupons").status_code == 200
+
+    # a gateway policy edit: the gateway asks for a token from the next request on
+    before = len(_history(root))
+    with (folder / "service.yaml").open("a") as definition:
+        definition.write("gateway:\n  auth: {type: jwt, secret: jwt_dev_key}\n")
+    entry = _next_entry(root, before)
+    assert entry["type"] == "ServiceReloaded", entry
+    assert any("gateway" in change for change in entry["changes"]), entry
+    refused = anonymous.get("/coupons/coupons")
+    assert refused.status_code == 401, refused.text
+    assert client.get("/coupons/coupons").status_code == 200
+    anonymous.close()
 
     before = len(_history(root))
     (folder / "service.yaml").unlink()
@@ -232,3 +248,25 @@ def test_a_new_service_folder_starts_and_its_removal_stops_it(stack: dict[str, A
     assert (entry["type"], entry["how"]) == ("ServiceReloaded", "stopped"), entry
     gone = client.get("/coupons/coupons")
     assert gone.status_code == 404, gone.text
+
+
+def test_a_save_while_the_stack_starts_is_applied_once_it_is_ready(open_tmp: Path) -> None:
+    root = make_workspace(open_tmp)
+    definition = root / "services" / "orders" / "service.yaml"
+    up = subprocess.Popen([sys.executable, "-m", "lcdev", "up", "-d", "-w", str(root)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not WorkspaceLayout(root).socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        definition.write_text(definition.read_text().replace("version: 1.0.0", "version: 1.0.1"))
+        _, errors = up.communicate(timeout=120)
+        assert up.returncode == 0, errors
+        entry = _next_entry(root, 0)
+        assert (entry["type"], entry["name"]) == ("ServiceReloaded", "orders"), entry
+        services = {s["name"]: s for s in status_json(root)["services"]}
+        assert services["orders"]["version"] == "1.0.1"
+    finally:
+        if up.poll() is None:
+            up.kill()
+        run_lcdev("down", "-v", "-w", str(root))

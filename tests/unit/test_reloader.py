@@ -327,6 +327,7 @@ def test_hot_reload_watches_the_workspace_until_it_ends(tmp_path: Path) -> None:
             hot = HotReload(stack.supervisor, token="t", watch=True, allow_destructive=(),
                             env_for=lambda component: {})
             loaded = load_workspace(tmp_path)
+            hot.start_watching(tmp_path)
             assert await hot.reload_now([], allow_destructive=False) is None  # not begun
             hot.begin(loaded)
             for attempt in range(20):  # saved again until the watcher (setting up) sees it

@@ -195,6 +195,22 @@ def test_a_new_folder_is_watched_and_its_files_reported(tmp_path: Path) -> None:
     _run(scenario, tmp_path)
 
 
+def test_files_written_into_a_new_nested_folder_at_once_are_reported(tmp_path: Path) -> None:
+    """The recursive watch adds the new folder only once it sees it created; what was
+    written into it before (a service folder created with its file) comes from the folder."""
+    async def scenario(root: Path) -> None:
+        async with Watching(root) as watching:
+            for attempt in range(5):  # the race is not lost every time: try several folders
+                service = root / "services" / f"coupons{attempt}" / "src" / "app" / "main.py"
+                service.parent.mkdir(parents=True)
+                service.write_text("print('hello')\n")
+                seen: set[Path] = set()
+                while service not in seen:
+                    seen |= (await watching.next()).paths
+
+    _run(scenario, tmp_path)
+
+
 def test_a_folder_replaced_at_once_is_watched_anew(tmp_path: Path) -> None:
     async def scenario(root: Path) -> None:
         async with Watching(root) as watching:
