@@ -13,6 +13,7 @@ from lcdev.cli.commands import (
     metrics,
     reloads,
     status,
+    test,
     token,
     trace,
     traces,
@@ -43,6 +44,7 @@ app.command()(doctor.doctor)
 app.command()(validate.validate)
 app.command()(validate.schema)
 app.command()(token.token)
+app.command(name="test")(test.check_contracts)
 
 
 def run() -> None:

@@ -26,7 +26,9 @@ _BUFFERED_BODY = 65536
 _REPLACED = frozenset({"x-request-id", "traceparent", "tracestate", "x-forwarded-for",
                        "x-forwarded-host", "x-forwarded-proto"})
 _REQUEST_DROPPED = HOP_BY_HOP | _REPLACED
-_RESPONSE_DROPPED = HOP_BY_HOP | {"x-request-id"}
+# the caller learns the trace of its request (``lcdev trace <id>``) from the gateway's own
+# ``traceparent``, whatever the service answered
+_RESPONSE_DROPPED = HOP_BY_HOP | {"x-request-id", "traceparent"}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
@@ -207,7 +209,8 @@ async def forward(ex: Exchange, pool: UpstreamPool, address: tuple[str, int],
     if strip_cors:
         dropped = dropped | {k for k, _ in head.headers if k.startswith("access-control-")}
     out = encode_raw(f"HTTP/1.1 {head.status} {head.reason}", head.headers, head.raw, dropped,
-                     [*ex.extra_headers, *framing, *connection])
+                     [*ex.extra_headers, ("traceparent", ex.trace.traceparent), *framing,
+                      *connection])
     ex.writer.write(out + body if body else out)
     if streamed:
         await _stream(ex, conn, response.body(), length == -1, deadline)

@@ -21,7 +21,7 @@ COMMANDS = sorted(
 def test_every_expected_command_is_registered() -> None:
     assert COMMANDS == [
         "apply", "doctor", "down", "init", "logs", "metrics", "reloads", "schema", "status",
-        "token", "trace", "traces", "up", "validate"]
+        "test", "token", "trace", "traces", "up", "validate"]
 
 
 def test_top_level_help_lists_every_command() -> None:

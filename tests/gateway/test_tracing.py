@@ -139,3 +139,14 @@ def test_lines_about_the_gateway_itself_have_a_level_and_a_message(
     started = gateway.wait_line(lambda line: True, kind="started")
     assert started["level"] == "info"
     assert started["msg"] == f"listening on 127.0.0.1:{started['port']}"
+
+
+def test_the_response_names_the_trace_it_belongs_to(
+    client: httpx.Client, upstream: Upstream
+) -> None:
+    """A caller (``lcdev test`` reporting a failure) learns the trace id from the answer."""
+    response = client.get("/orders/1", headers={"traceparent": CALLER})
+    match = TRACEPARENT.match(response.headers["traceparent"])
+    assert match is not None
+    assert match.group(1) == CALLER.split("-")[1]
+    assert response.headers["traceparent"] == upstream.seen[-1]["traceparent"]

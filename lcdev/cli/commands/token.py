@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -11,7 +10,7 @@ from lcdev.cli import output
 from lcdev.cli.common import EXIT_USAGE, WorkspaceOption, abort, resolve_root
 
 if TYPE_CHECKING:
-    from lcdev.definitions import LoadedWorkspace
+    pass
 
 __all__ = ["token"]
 
@@ -31,15 +30,14 @@ def token(
 
         curl -H "Authorization: Bearer $(lcdev token)" http://127.0.0.1:8800/orders/orders
     """
-    import jwt
-
     from lcdev.definitions import load_workspace
+    from lcdev.gateway.dev_tokens import jwt_secret_name, mint_token
 
     root = resolve_root(workspace)
     loaded = load_workspace(root)
     if loaded.workspace is None:
         abort("lcdev.yaml is not valid; `lcdev validate` says why", code=EXIT_USAGE)
-    name = secret or _secret_used_by_services(loaded)
+    name = secret or jwt_secret_name(loaded)
     if name is None:
         abort("no service uses JWT auth with a workspace secret",
               "pass --secret NAME (a secret from lcdev.yaml)", EXIT_USAGE)
@@ -48,20 +46,10 @@ def token(
     if not key:
         abort(f"secret '{name}' is not defined or has no value",
               "define it under `secrets:` in lcdev.yaml (env, file or default)", EXIT_USAGE)
-    now = int(time.time())
-    claims: dict[str, object] = {"sub": subject, "iat": now, "exp": now + ttl}
+    claims: dict[str, object] = {}
     for item in claim or []:
         key_name, sep, value = item.partition("=")
         if not sep:
             abort(f"--claim {item!r} is not key=value", code=EXIT_USAGE)
         claims[key_name] = value
-    output.console.out(jwt.encode(claims, key, algorithm="HS256"), highlight=False)
-
-
-def _secret_used_by_services(loaded: LoadedWorkspace) -> str | None:
-    for service in loaded.services.values():
-        policies = [service.gateway.auth, *(r.auth for r in service.gateway.routes)]
-        for auth in policies:
-            if auth is not None and auth.type == "jwt" and auth.secret:
-                return auth.secret
-    return None
+    output.console.out(mint_token(key, subject, ttl, claims), highlight=False)

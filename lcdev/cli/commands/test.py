@@ -1,0 +1,172 @@
+"""``lcdev test``: the workspace's contract checks, with an exit code CI can trust."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, cast
+
+import typer
+
+from lcdev.cli import output
+from lcdev.cli.common import EXIT_USAGE, JsonOption, WorkspaceOption, abort, resolve_root
+
+if TYPE_CHECKING:
+    from lcdev.contracts.findings import Check
+    from lcdev.contracts.run import ContractRun, RunOptions
+    from lcdev.definitions import LoadedWorkspace
+
+__all__ = ["check_contracts"]
+
+_CHECK_NAMES = ("api", "events", "breaking")
+
+
+def check_contracts(
+    services: Annotated[list[str] | None, typer.Argument(
+        metavar="SERVICES", show_default=False,
+        help="Check only these services (default: every service).")] = None,
+    running: Annotated[bool, typer.Option(
+        "--running", help="Check the stack `lcdev up` already runs instead of an ephemeral "
+        "copy (faster; uses and changes that stack's data).")] = False,
+    backend: Annotated[str, typer.Option(
+        help="Backend of the ephemeral stack: auto, native or docker.")] = "auto",
+    only: Annotated[str | None, typer.Option(
+        metavar="CHECKS", help="Comma-separated checks to run: api, events, breaking "
+        "(default: api and events, plus breaking with --against).")] = None,
+    against: Annotated[str | None, typer.Option(
+        metavar="REF", help="Also report breaking changes since this git ref (a branch, tag "
+        "or commit, e.g. origin/main).")] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Seed of the generated inputs; a report's seed reproduces its failure.")] = None,
+    max_examples: Annotated[int, typer.Option(
+        min=1, help="Generated requests per API operation.")] = 25,
+    examples: Annotated[list[str] | None, typer.Option(
+        "--examples", metavar="OPERATION=N", help="Budget for one operation, e.g. "
+        "--examples 'POST /orders/orders=100' (repeatable).")] = None,
+    junit: Annotated[Path | None, typer.Option(
+        metavar="PATH", help="Also write a JUnit XML report there (for CI).")] = None,
+    json_output: JsonOption = False,
+    stateful: Annotated[bool, typer.Option(
+        "--stateful/--no-stateful", help="Also run stateful API sequences (create → get → "
+        "update → delete) from the OpenAPI links.")] = True,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Check every contract: APIs against their OpenAPI documents (schemathesis, through the
+    gateway), producers and consumers of every event, and with --against REF breaking changes.
+
+    By default on an ephemeral copy of the stack (its own free ports and data, torn down
+    afterwards). Exit 0 when every check passed, 1 when a contract failed, 2 when something
+    could not be checked (bad definitions, a stack that does not start, an unreachable
+    service) — never 0 when nothing was checked.
+    """
+    from lcdev.contracts.run import RunOptions, checks_asked
+    from lcdev.definitions import load_workspace
+
+    root = resolve_root(workspace)
+    explicit = _parse_only(only)
+    if "breaking" in explicit and not against:
+        abort("the breaking check compares with a git ref", "add --against REF (e.g. "
+              "--against origin/main)", EXIT_USAGE)
+    loaded = load_workspace(root)
+    _stop_on_bad_definitions(root, loaded, json_output)
+    asked = checks_asked(explicit, against, loaded)
+    chosen = tuple(services or ())
+    _check_services_exist(loaded, chosen)
+    options = RunOptions(asked=asked, services=chosen, against=against, seed=seed,
+                         max_examples=max_examples, per_operation=_parse_examples(examples),
+                         stateful=stateful)
+    run = _run(root, loaded, options, running, backend, quiet=json_output)
+    _report(run, junit, json_output)
+    raise typer.Exit(run.exit_code)
+
+
+def _parse_only(only: str | None) -> tuple[Check, ...]:
+    if not only:
+        return ()
+    names = [name.strip() for name in only.split(",") if name.strip()]
+    unknown = [name for name in names if name not in _CHECK_NAMES]
+    if unknown:
+        abort(f"unknown check {', '.join(unknown)} in --only",
+              f"choose among {', '.join(_CHECK_NAMES)}", EXIT_USAGE)
+    return tuple(cast("Check", name) for name in dict.fromkeys(names))
+
+
+def _parse_examples(items: list[str] | None) -> dict[str, int]:
+    budgets: dict[str, int] = {}
+    for item in items or []:
+        operation, sep, count = item.rpartition("=")
+        if not sep or not operation.strip() or not count.strip().isdigit() or int(count) < 1:
+            abort(f"--examples {item!r} is not OPERATION=N",
+                  "e.g. --examples 'POST /orders/orders=100'", EXIT_USAGE)
+        budgets[operation.strip()] = int(count)
+    return budgets
+
+
+def _stop_on_bad_definitions(root: Path, loaded: LoadedWorkspace, json_output: bool) -> None:
+    """Bad definitions: every problem at file:line:col, exit 2, before any stack starts."""
+    if loaded.ok:
+        return
+    problems = [p.relative_to(root) for p in loaded.problems]
+    if json_output:
+        output.print_json({"exit_code": EXIT_USAGE, "asked": [], "findings": [],
+                           "problems": [p.to_dict() for p in problems]})
+    output.print_problems(problems)
+    abort("the definitions have errors; nothing was checked",
+          "fix them (`lcdev validate` lists them again)", EXIT_USAGE)
+
+
+def _check_services_exist(loaded: LoadedWorkspace, chosen: tuple[str, ...]) -> None:
+    from lcdev.definitions.problems import did_you_mean
+
+    for name in chosen:
+        if name not in loaded.services:
+            abort(f"no service '{name}' in this workspace{did_you_mean(name, loaded.services)}",
+                  f"services: {', '.join(sorted(loaded.services))}", EXIT_USAGE)
+
+
+def _run(root: Path, loaded: LoadedWorkspace, options: RunOptions, running: bool,
+         backend: str, quiet: bool) -> ContractRun:
+    from lcdev.contracts.run import TargetFactory, run_contract_checks
+    from lcdev.contracts.stack import ephemeral_target, running_target
+
+    with _progress(quiet) as say:
+        target: TargetFactory = (
+            (lambda _timings: contextlib.nullcontext(running_target(root))) if running
+            else (lambda timings: ephemeral_target(root, backend, timings=timings,
+                                                   on_progress=say)))
+        return run_contract_checks(root, loaded, options, target, progress=say)
+
+
+@contextlib.contextmanager
+def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
+    """A spinner on stderr naming the step under way; nothing with --json."""
+    if quiet:
+        yield lambda _message: None
+        return
+    with output.err.status("checking contracts") as status:
+        yield lambda message: status.update(f"{message} …")
+
+
+def _report(run: ContractRun, junit: Path | None, json_output: bool) -> None:
+    from lcdev.cli.views.contract_report import contract_report
+    from lcdev.contracts.annotations import github_annotations, in_github_actions
+    from lcdev.contracts.junit import write_junit
+
+    if junit is not None:
+        write_junit(junit, run.findings, run.asked, run.seconds)
+    if json_output:
+        output.print_json(run.to_dict())
+    else:
+        stack = (run.stack.up, run.stack.down) if run.stack.up else None
+        # soft_wrap: long lines (curl commands) stay whole, to be copied and pasted
+        report = contract_report(run.findings, run.asked, run.seconds,
+                                 check_seconds=run.check_seconds, stack=stack)
+        output.console.print(report, soft_wrap=True)
+    if in_github_actions(os.environ):
+        # Workflow commands are read from either stream; stdout stays pure JSON with --json.
+        stream = sys.stderr if json_output else sys.stdout
+        for line in github_annotations(run.findings):
+            stream.write(line + "\n")

@@ -1,0 +1,1 @@
+"""Contract checks behind ``lcdev test``: API (schemathesis), events, breaking changes."""
