@@ -8,8 +8,12 @@ everywhere; ``:`` and ``,`` in properties too) so a message can never end the co
 
 from __future__ import annotations
 
+import contextlib
+import os
+import posixpath
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 from lcdev.contracts.findings import Finding
 
@@ -32,14 +36,17 @@ def _property(value: str) -> str:
     return _data(value).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotation(finding: Finding) -> str | None:
-    """The workflow command of one finding, or None when there is nothing to flag."""
+def annotation(finding: Finding, prefix: str = "") -> str | None:
+    """The workflow command of one finding, or None when there is nothing to flag.
+    ``prefix``: the workspace's folder relative to the repository (GitHub places annotations
+    by paths from the repository's root; findings say where relative to the workspace)."""
     if finding.outcome not in ("failed", "error"):
         return None
     props: list[tuple[str, str]] = []
     match = _FILE_POSITION.match(finding.where)
     if match:
-        props.append(("file", match["file"]))
+        props.append(("file", posixpath.join(prefix, match["file"]) if prefix
+                      else match["file"]))
         if match["line"]:
             props.append(("line", match["line"]))
         if match["col"]:
@@ -55,5 +62,15 @@ def annotation(finding: Finding) -> str | None:
     return f"::error {rendered}::{_data(message)}"
 
 
-def github_annotations(findings: list[Finding]) -> list[str]:
-    return [line for line in map(annotation, findings) if line is not None]
+def github_annotations(findings: list[Finding], root: Path | None = None,
+                       environ: Mapping[str, str] | None = None) -> list[str]:
+    """The workflow commands of every failure. With ``root`` (the workspace) inside
+    ``GITHUB_WORKSPACE`` (the checkout), files are named from the checkout's root."""
+    prefix = ""
+    checkout = (environ if environ is not None else os.environ).get("GITHUB_WORKSPACE")
+    if root is not None and checkout:
+        with contextlib.suppress(ValueError):
+            prefix = root.resolve().relative_to(Path(checkout).resolve()).as_posix()
+            prefix = "" if prefix == "." else prefix
+    found = (annotation(finding, prefix) for finding in findings)
+    return [line for line in found if line is not None]

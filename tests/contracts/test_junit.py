@@ -113,3 +113,17 @@ def test_only_failures_and_errors_are_annotated() -> None:
     assert len(github_annotations(FINDINGS)) == 2
     assert in_github_actions({"GITHUB_ACTIONS": "true"})
     assert not in_github_actions({})
+
+
+def test_annotations_name_files_from_the_checkout_root(tmp_path: Path) -> None:
+    """GitHub places an annotation by its path in the repository; the workspace may be a
+    subfolder of it."""
+    workspace = tmp_path / "platform" / "shop"
+    workspace.mkdir(parents=True)
+    broken = Finding("breaking", "orders: - field Order.reason", "failed", service="orders",
+                     message="removed", where="services/orders/service.yaml:12:5")
+    inside = github_annotations([broken], workspace, {"GITHUB_WORKSPACE": str(tmp_path)})
+    assert inside[0].startswith("::error file=platform/shop/services/orders/service.yaml,"
+                                "line=12,col=5,")
+    outside = github_annotations([broken], workspace, {})
+    assert outside[0].startswith("::error file=services/orders/service.yaml,line=12,")

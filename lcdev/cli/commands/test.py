@@ -79,7 +79,7 @@ def check_contracts(
                          max_examples=max_examples, per_operation=_parse_examples(examples),
                          stateful=stateful)
     run = _run(root, loaded, options, running, backend, quiet=json_output)
-    _report(run, junit, json_output)
+    _report(run, root, junit, json_output)
     raise typer.Exit(run.exit_code)
 
 
@@ -150,7 +150,7 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
         yield lambda message: status.update(f"{message} …")
 
 
-def _report(run: ContractRun, junit: Path | None, json_output: bool) -> None:
+def _report(run: ContractRun, root: Path, junit: Path | None, json_output: bool) -> None:
     from lcdev.cli.views.contract_report import contract_report
     from lcdev.contracts.annotations import github_annotations, in_github_actions
     from lcdev.contracts.junit import write_junit
@@ -168,5 +168,5 @@ def _report(run: ContractRun, junit: Path | None, json_output: bool) -> None:
     if in_github_actions(os.environ):
         # Workflow commands are read from either stream; stdout stays pure JSON with --json.
         stream = sys.stderr if json_output else sys.stdout
-        for line in github_annotations(run.findings):
+        for line in github_annotations(run.findings, root):
             stream.write(line + "\n")
