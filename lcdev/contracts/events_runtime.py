@@ -7,8 +7,9 @@ one invalid event, then one more valid event on the producer's topic, in the run
 until the consumer's ``lcdev_processed_events`` has them all. It passes when
 
 - every valid event was handled: applied, or refused by the consumer for its data rather than
-  its shape — an ``update`` whose generated id matches no row (the runtime retries, then
-  dead-letters a ``LookupError``), a custom endpoint answering 4xx (its business rules);
+  its shape — dead-lettered with code ``no_match`` (an ``update`` whose generated id matches no
+  row) or ``rejected`` (a custom endpoint answering 4xx: its business rules), the codes of
+  ``lcdev.runtime.events.handling``;
 - the invalid event was dead-lettered with a reason;
 - the last valid event, sent after the invalid one, was processed (the consumer still
   consumes).
@@ -23,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
-import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -40,6 +40,7 @@ from lcdev.definitions import ServiceDefinition
 from lcdev.definitions.loader import LoadedWorkspace
 from lcdev.runtime.events import kafka
 from lcdev.runtime.events.errors import EventDefinitionError
+from lcdev.runtime.events.handling import DeadLetterCode
 from lcdev.runtime.events.schema import event_key
 from lcdev.runtime.events.subscriptions import Subscription, subscriptions
 from lcdev.runtime.events.tables import EventTables
@@ -49,8 +50,17 @@ __all__ = ["EventTarget", "run_event_checks"]
 
 WAIT_SECONDS = 10.0
 _POLL_SECONDS = 0.1
-_NO_ROW = re.compile(r"^action failed after \d+ attempts?: LookupError: no ")
-_REFUSED = re.compile(r"^action failed after \d+ attempts?: 4\d\d ")
+_FOR_ITS_DATA: frozenset[DeadLetterCode] = frozenset({"no_match", "rejected"})
+"""Dead-letter codes of a valid event refused for its data, not its shape."""
+
+
+@dataclass(frozen=True)
+class _DeadLetter:
+    code: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "reason": self.reason}
 
 
 class EventTarget(Protocol):
@@ -144,24 +154,25 @@ async def _publish(bootstrap: str, plans: list[_Plan]) -> None:
         await kafka.close_quietly(producer)
 
 
-async def _observe(conn: Any, plan: _Plan) -> tuple[set[uuid.UUID], dict[uuid.UUID, str]]:
+async def _observe(conn: Any, plan: _Plan) -> tuple[set[uuid.UUID],
+                                                     dict[uuid.UUID, _DeadLetter]]:
     tables = EventTables.of(plan.consumer)
     ids = plan.ids
     done = {r["event_id"] for r in await conn.fetch(
         f"SELECT event_id FROM {tables.processed} WHERE event_id = ANY($1::uuid[])", ids)}
-    dead = {r["event_id"]: r["reason"] for r in await conn.fetch(
-        f"SELECT event_id, reason FROM {tables.dead_letters} WHERE event_id = ANY($1::uuid[])",
-        ids)}
+    dead = {r["event_id"]: _DeadLetter(r["code"], r["reason"]) for r in await conn.fetch(
+        f"SELECT event_id, code, reason FROM {tables.dead_letters}"
+        " WHERE event_id = ANY($1::uuid[])", ids)}
     return done, dead
 
 
-def _verdict(plan: _Plan, done: set[uuid.UUID], dead: dict[uuid.UUID, str], seconds: float,
-             seed: int) -> Finding:
+def _verdict(plan: _Plan, done: set[uuid.UUID], dead: dict[uuid.UUID, _DeadLetter],
+             seconds: float, seed: int) -> Finding:
     valid_ids = [i for i, _ in plan.valid]
     waiting = [str(i) for i in valid_ids if i not in done]
-    refused = {str(i): dead[i] for i in valid_ids if i in dead
-               and not (_NO_ROW.match(dead[i]) or _REFUSED.match(dead[i]))}
-    accepted = {str(i): dead[i] for i in valid_ids if i in dead and str(i) not in refused}
+    letters = {i: dead[i] for i in valid_ids if i in dead}
+    refused = {str(i): d.to_dict() for i, d in letters.items() if d.code not in _FOR_ITS_DATA}
+    accepted = {str(i): d.to_dict() for i, d in letters.items() if d.code in _FOR_ITS_DATA}
     details: dict[str, Any] = {
         "seed": seed, "topic": plan.subscription.topic,
         "valid_events": [str(i) for i in valid_ids],
@@ -172,18 +183,21 @@ def _verdict(plan: _Plan, done: set[uuid.UUID], dead: dict[uuid.UUID, str], seco
                         f" {WAIT_SECONDS:g}s (the last one was sent after the invalid one)")
     if refused:
         first = next(iter(refused.values()))
-        problems.append(f"{len(refused)} valid events dead-lettered, e.g. {first}")
+        problems.append(f"{len(refused)} valid events dead-lettered, e.g. {first['code']}:"
+                        f" {first['reason']}")
     if plan.invalid is not None:
         bad_id, _payload, how = plan.invalid
+        letter = dead.get(bad_id)
         details["invalid_event"] = {"id": str(bad_id), "how": how,
-                                    "reason": dead.get(bad_id)}
+                                    "code": letter.code if letter else None,
+                                    "reason": letter.reason if letter else None}
         if bad_id not in dead:
             problems.append(f"the invalid event ({how}) was not dead-lettered")
     service = plan.consumer.name
     if problems:
         return Finding("events", plan.name, "failed", service, "; ".join(problems),
                        seconds=seconds, details=details,
-                       hint="run `lcdev test --check events` with --seed"
+                       hint="run `lcdev test --only events` with --seed"
                             f" {seed}; the dead letters say why")
     note = f" ({len(accepted)} refused for their data, not their shape)" if accepted else ""
     return Finding("events", plan.name, "passed", service,

@@ -5,6 +5,11 @@ that need one (API, events at run time) share one stack. Whatever goes wrong bec
 finding: a check module that is missing, a check that raises, a stack that does not start,
 a check asked for that checked nothing. So the exit code (``findings.exit_code``) and every
 report are computed from the findings alone and never say "passed" when nothing was checked.
+
+The one thing that is not a finding is the user's Ctrl-C: ``KeyboardInterrupt`` goes through
+(the stack is torn down on its way out). A check may swallow it (schemathesis' engine turns it
+into an "interrupted" event and returns), so ``interrupted`` — the caller knows whether Ctrl-C
+was pressed — is asked after each check, and raises it again then.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ __all__ = ["CheckRunners", "ContractRun", "RunOptions", "checks_asked", "run_con
 
 TargetFactory = Callable[[StackTimings], AbstractContextManager[ContractTarget]]
 Progress = Callable[[str], None]
+Interrupted = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,8 @@ class ContractRun:
     seconds: float = 0.0
     check_seconds: dict[str, float] = field(default_factory=dict)
     stack: StackTimings = field(default_factory=StackTimings)
+    interrupted: Interrupted = field(default=lambda: False, repr=False, compare=False)
+    """Whether the user pressed Ctrl-C (asked after each check)."""
 
     @property
     def exit_code(self) -> int:
@@ -124,6 +132,7 @@ class ContractRun:
             "timings": {**{k: round(v, 3) for k, v in self.check_seconds.items()},
                         "stack_up": round(self.stack.up, 3),
                         "stack_down": round(self.stack.down, 3)},
+            "telemetry_store": str(self.stack.telemetry) if self.stack.telemetry else None,
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -131,12 +140,15 @@ class ContractRun:
 def run_contract_checks(
     root: Path, loaded: LoadedWorkspace, options: RunOptions, target: TargetFactory, *,
     runners: CheckRunners | None = None, progress: Progress | None = None,
+    interrupted: Interrupted | None = None,
 ) -> ContractRun:
     """Run every check in ``options.asked`` on the workspace at ``root`` (definitions already
-    valid); ``target`` opens the stack the API and runtime event checks need."""
+    valid); ``target`` opens the stack the API and runtime event checks need. Raises
+    ``KeyboardInterrupt`` on Ctrl-C, also when a check swallowed it and ``interrupted()``
+    says it happened."""
     runners = runners or CheckRunners()
     say = progress or (lambda _message: None)
-    run = ContractRun(asked=options.asked)
+    run = ContractRun(asked=options.asked, interrupted=interrupted or (lambda: False))
     started = time.monotonic()
     asked = options.asked
     if "breaking" in asked:
@@ -185,6 +197,8 @@ def _collect(run: ContractRun, check: Check, call: Callable[[], Any]) -> None:
     elapsed = time.monotonic() - started
     run.check_seconds[check] = run.check_seconds.get(check, 0.0) + elapsed
     run.findings += list(found)
+    if run.interrupted():  # the check swallowed Ctrl-C: the run stops all the same
+        raise KeyboardInterrupt
 
 
 def _resolved(result: Any) -> list[Finding]:

@@ -6,6 +6,13 @@ own stack, starts it with ``lcdev up -d --no-watch`` and always stops it with ``
 and removes the copy. The stack is driven through the ``lcdev`` command in a subprocess (the
 same code path a user's ``lcdev up`` takes) because ``lcdev.contracts`` may not import the
 supervisor (see the import layers in pyproject.toml).
+
+The teardown runs whatever happened, Ctrl-C included, and ignores a second Ctrl-C until it is
+done (an interrupted teardown would leave processes on ports nobody knows). With
+``keep_telemetry`` the copy's telemetry store outlives it: the stack is stopped first (so the
+store has every span), the store is copied into the workspace's ``.lcdev/test-runs/<time>/``
+(the last :data:`KEPT_RUNS` runs are kept) and only then is the data removed, so the traces
+of a failure can still be read after the run.
 """
 
 from __future__ import annotations
@@ -14,9 +21,12 @@ import contextlib
 import json
 import os
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,15 +38,19 @@ from lcdev.definitions import LoadedWorkspace, load_workspace
 __all__ = [
     "ContractTarget",
     "StackNotAvailable",
+    "KEPT_RUNS",
     "StackTimings",
     "development_token",
     "ephemeral_target",
     "running_target",
+    "kept_runs_dir",
 ]
 
 _NOT_COPIED = frozenset({".lcdev", ".git", "__pycache__", ".mypy_cache", ".pytest_cache"})
 _UP_TIMEOUT = 180.0
 _DOWN_TIMEOUT = 60.0
+KEPT_RUNS = 5
+"""How many ephemeral runs' telemetry stores ``.lcdev/test-runs/`` keeps (the newest)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,8 @@ class StackTimings:
 
     up: float = 0.0
     down: float = 0.0
+    telemetry: Path | None = None
+    """Where the ephemeral stack's telemetry store was kept (``keep_telemetry``), if it was."""
 
 
 def _lcdev(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -81,11 +97,12 @@ def _lcdev(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
 @contextlib.contextmanager
 def ephemeral_target(
     root: Path, backend: str = "auto", *, timings: StackTimings | None = None,
-    on_progress: Callable[[str], None] | None = None,
+    on_progress: Callable[[str], None] | None = None, keep_telemetry: bool = False,
 ) -> Iterator[ContractTarget]:
     """A fresh stack for a copy of the workspace at ``root``, on free ports; stopped with its
-    data and the copy removed on exit, whatever happened inside. Raises ``StackNotAvailable``
-    when it does not start."""
+    data and the copy removed on exit, whatever happened inside (Ctrl-C included). Raises
+    ``StackNotAvailable`` when it does not start. With ``keep_telemetry``, the copy's
+    telemetry store is kept under ``kept_runs_dir(root)`` first (``timings.telemetry``)."""
     say = on_progress or (lambda _message: None)
     timings = timings if timings is not None else StackTimings()
     parent = Path(tempfile.mkdtemp(prefix="lcdev-test-"))
@@ -104,12 +121,80 @@ def ephemeral_target(
         timings.up = time.monotonic() - started
         yield target
     finally:
-        stopping = time.monotonic()
-        say("stopping the ephemeral stack")
+        with _second_ctrl_c_ignored():
+            stopping = time.monotonic()
+            say("stopping the ephemeral stack")
+            _stop(copy, root if keep_telemetry else None, timings)
+            shutil.rmtree(parent, ignore_errors=True)
+            timings.down = time.monotonic() - stopping
+
+
+@contextlib.contextmanager
+def _second_ctrl_c_ignored() -> Iterator[None]:
+    """SIGINT ignored meanwhile (in the ``lcdev down`` children too: an ignored signal stays
+    ignored across exec); only the main thread may change signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop(copy: Path, keep_in: Path | None, timings: StackTimings) -> None:
+    """``lcdev down -v`` of the copy; with ``keep_in`` (the user's workspace), ``lcdev down``
+    first and the telemetry store kept before the data goes."""
+    if keep_in is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
-            _lcdev("down", "-v", "-w", str(copy), timeout=_DOWN_TIMEOUT)
-        shutil.rmtree(parent, ignore_errors=True)
-        timings.down = time.monotonic() - stopping
+            _lcdev("down", "-w", str(copy), timeout=_DOWN_TIMEOUT)
+        timings.telemetry = keep_telemetry_store(copy, keep_in)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        _lcdev("down", "-v", "-w", str(copy), timeout=_DOWN_TIMEOUT)
+
+
+def kept_runs_dir(root: Path) -> Path:
+    """Where ``lcdev test`` keeps the telemetry of its ephemeral runs: ``.lcdev/test-runs``."""
+    from lcdev.core.layout import WorkspaceLayout
+
+    return WorkspaceLayout(root).state_dir / "test-runs"
+
+
+def keep_telemetry_store(copy: Path, root: Path, keep: int = KEPT_RUNS) -> Path | None:
+    """Copy the stopped copy's telemetry store to ``<root>/.lcdev/test-runs/<time>/
+    telemetry.db`` and drop all but the ``keep`` newest runs; the path, or None when the copy
+    has no store (or it could not be read: the run's result matters more than its traces).
+    SQLite's backup copies a consistent database, write-ahead log included."""
+    from lcdev.core.layout import WorkspaceLayout
+
+    source = WorkspaceLayout(copy).telemetry_db
+    if not source.is_file():
+        return None
+    runs = kept_runs_dir(root)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    # after the newest run of the same second (its oldest may be pruned), so names sort
+    same = [_run_order(d)[1] for d in runs.glob(f"{stamp}*")] if runs.is_dir() else []
+    target = runs / (f"{stamp}-{max(same) + 1}" if same else stamp)
+    try:
+        target.mkdir(parents=True)
+        kept = target / "telemetry.db"
+        with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src, \
+                contextlib.closing(sqlite3.connect(kept)) as dst:
+            src.backup(dst)
+    except (OSError, sqlite3.Error):
+        shutil.rmtree(target, ignore_errors=True)
+        return None
+    for old in sorted((d for d in runs.iterdir() if d.is_dir()), key=_run_order)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return kept
+
+
+def _run_order(folder: Path) -> tuple[str, int]:
+    """Oldest first: by the time in the name (``20261122-203015``), then by the ``-2`` suffix
+    of another run in the same second."""
+    stamp, suffix = folder.name[:15], folder.name[16:]
+    return stamp, int(suffix) if suffix.isdigit() else 1
 
 
 def _start(copy: Path, backend: str) -> None:

@@ -27,7 +27,7 @@ _REPLACED = frozenset({"x-request-id", "traceparent", "tracestate", "x-forwarded
                        "x-forwarded-host", "x-forwarded-proto"})
 _REQUEST_DROPPED = HOP_BY_HOP | _REPLACED
 # the caller learns the trace of its request (``lcdev trace <id>``) from the gateway's own
-# ``traceparent``, whatever the service answered
+# ``traceparent`` (in ``ex.extra_headers``, like ``x-request-id``), whatever the service answered
 _RESPONSE_DROPPED = HOP_BY_HOP | {"x-request-id", "traceparent"}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -48,7 +48,7 @@ class _Deadline:
 
     def __init__(self, conn: Connection, timeout_s: float) -> None:
         self.conn, self.timeout_s, self.expired = conn, timeout_s, False
-        self.handle = asyncio.get_running_loop().call_later(timeout_s, self._expire)
+        self.handle = conn.loop.call_later(timeout_s, self._expire)
 
     def _expire(self) -> None:
         self.expired = True
@@ -57,7 +57,7 @@ class _Deadline:
     def restart(self) -> None:
         """Give the service ``timeout_s`` again (for each piece of a streamed body)."""
         self.handle.cancel()
-        self.handle = asyncio.get_running_loop().call_later(self.timeout_s, self._expire)
+        self.handle = self.conn.loop.call_later(self.timeout_s, self._expire)
 
     def check(self, exc: BaseException) -> None:
         """Re-raise a failure caused by the deadline as ``UpstreamFailure('timeout')``."""
@@ -137,7 +137,8 @@ async def _send(ex: Exchange, pool: UpstreamPool, address: tuple[str, int],
     # closing: a streamed body cannot be replayed, a non-idempotent method must not be
     replayable = body is not None and ex.request.method in _IDEMPOTENT
     for attempt in (1, 2):
-        conn = await pool.acquire(address, fresh=attempt == 2 or body is None)
+        pooled = pool.take(address) if attempt == 1 and body is not None else None
+        conn = pooled if pooled is not None else await pool.connect(address)
         deadline = _Deadline(conn, timeout_s)
         try:
             return conn, await _exchange(conn, head, body, ex, deadline), deadline
@@ -209,14 +210,17 @@ async def forward(ex: Exchange, pool: UpstreamPool, address: tuple[str, int],
     if strip_cors:
         dropped = dropped | {k for k, _ in head.headers if k.startswith("access-control-")}
     out = encode_raw(f"HTTP/1.1 {head.status} {head.reason}", head.headers, head.raw, dropped,
-                     [*ex.extra_headers, ("traceparent", ex.trace.traceparent), *framing,
-                      *connection])
+                     [*ex.extra_headers, *framing, *connection])
     ex.writer.write(out + body if body else out)
     if streamed:
         await _stream(ex, conn, response.body(), length == -1, deadline)
     else:
         deadline.handle.cancel()
-        await ex.writer.drain()
+        writer = ex.writer
+        # drain only when it has something to do: data still buffered (wait for the client)
+        # or a connection already lost (raise, as drain does); else it would return at once
+        if writer.transport.get_write_buffer_size() or writer.transport.is_closing():
+            await writer.drain()
     if response.reusable and not conn.reader.at_eof():
         pool.release(conn)
     else:

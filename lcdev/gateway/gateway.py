@@ -13,7 +13,7 @@ import traceback
 from typing import TYPE_CHECKING
 
 from lcdev.gateway.accesslog import GatewayLog
-from lcdev.gateway.auth import AuthFailed, JwksKeys
+from lcdev.gateway.auth import Authenticator, AuthFailed, JwksKeys
 from lcdev.gateway.cors import CorsRefused
 from lcdev.gateway.exchange import Exchange, send_json, send_problem, send_response
 from lcdev.gateway.forward import ClientGone, forward
@@ -37,6 +37,13 @@ _FAILURES = {
     "unreachable": (502, "service '{}' is unreachable: {}"),
     "invalid": (502, "service '{}' answered badly: {}"),
 }
+
+
+def _name_the_exchange(ex: Exchange) -> None:
+    """Every answer, forwarded or the gateway's own, names its request and its trace: a
+    caller (``lcdev test`` reporting a 401 or a 502) knows the trace to open with
+    ``lcdev trace``."""
+    ex.extra_headers += (("x-request-id", ex.request_id), ("traceparent", ex.trace.traceparent))
 
 
 class Gateway:
@@ -65,7 +72,7 @@ class Gateway:
         spans = self.spans if request.path != "/_lcdev/health" else None
         span = spans.start(ex) if spans is not None else None
         failure: Exception | None = None
-        ex.extra_headers.append(("x-request-id", ex.request_id))
+        _name_the_exchange(ex)
         ex.body_pending = not source.complete
         try:
             await self._dispatch(ex, self.table)
@@ -103,7 +110,7 @@ class Gateway:
                       trace_context(None, None), keep_alive=False)
         spans = self.spans
         span = spans.start(ex) if spans is not None else None
-        ex.extra_headers.append(("x-request-id", ex.request_id))
+        _name_the_exchange(ex)
         try:
             await send_problem(ex, error.status, error.detail, title=error.title)
         except ConnectionError:
@@ -146,7 +153,9 @@ class Gateway:
                 return
             ex.extra_headers += policy.cors.response_headers(origin)
         try:
-            identity = await policy.auth.authenticate(request)
+            # no coroutine for a route without authentication (the common case here)
+            identity = (None if type(policy.auth) is Authenticator
+                        else await policy.auth.authenticate(request))
         except AuthFailed as exc:
             challenge = [("www-authenticate", exc.challenge)] if exc.challenge else []
             await send_problem(ex, exc.status, exc.detail, challenge, service=route.service)

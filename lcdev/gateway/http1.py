@@ -107,9 +107,13 @@ def encode_head(first_line: str, headers: Headers) -> bytes:
 
 def encode_raw(first_line: str, headers: Headers, raw: list[tuple[bytes, bytes]],
                dropped: frozenset[str], extra: Headers) -> bytes:
-    """A head of the received fields whose names are not ``dropped``, then ``extra``."""
-    kept = b"".join([b"%b: %b\r\n" % pair for (name, _), pair in zip(headers, raw, strict=True)
-                     if name not in dropped])
-    added = "".join([f"{name}: {value}\r\n" for name, value in extra])
-    return b"".join([first_line.encode("latin-1"), b"\r\n", kept, added.encode("latin-1"),
-                     b"\r\n"])
+    """A head of the received fields whose names are not ``dropped``, then ``extra``.
+
+    Built as one list of lines joined once: this runs twice per proxied request.
+    """
+    lines = [first_line.encode("latin-1")]
+    lines += [b": ".join(pair) for (name, _), pair in zip(headers, raw, strict=True)
+              if name not in dropped]
+    lines += [f"{name}: {value}".encode("latin-1") for name, value in extra]
+    lines.append(b"\r\n")
+    return b"\r\n".join(lines)

@@ -35,6 +35,7 @@ class Connection:
     address: tuple[str, int]
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    loop: asyncio.AbstractEventLoop  # for the deadline timers (cheaper than looking it up)
     reused: bool = False
     idle_since: float = 0.0
     responses: ResponseReader | None = None  # llhttp's parser, kept for the next exchange
@@ -63,10 +64,13 @@ class UpstreamPool:
         self._idle: dict[tuple[str, int], list[Connection]] = {}
         self.closed = False
 
-    async def acquire(self, address: tuple[str, int], *, fresh: bool = False) -> Connection:
-        """A pooled connection to ``address`` (unless ``fresh``), else a new one."""
+    def take(self, address: tuple[str, int]) -> Connection | None:
+        """A pooled connection to ``address`` that is still usable, or None.
+
+        Not a coroutine: the common case (a pooled connection) costs no await.
+        """
         idle = self._idle.get(address)
-        if idle and not fresh:
+        if idle:
             now = time.monotonic()
             while idle:
                 conn = idle.pop()
@@ -76,6 +80,16 @@ class UpstreamPool:
                     continue
                 conn.reused = True
                 return conn
+        return None
+
+    async def acquire(self, address: tuple[str, int], *, fresh: bool = False) -> Connection:
+        """A pooled connection to ``address`` (unless ``fresh``), else a new one."""
+        if not fresh and (conn := self.take(address)) is not None:
+            return conn
+        return await self.connect(address)
+
+    async def connect(self, address: tuple[str, int]) -> Connection:
+        """A new connection to ``address``."""
         host, port = address
         try:
             async with asyncio.timeout(self.connect_timeout_s):
@@ -87,7 +101,7 @@ class UpstreamPool:
                                   f" within {self.connect_timeout_s:g} s") from None
         except OSError as exc:
             raise UpstreamFailure("unreachable", f"{host}:{port}: {exc}") from None
-        return Connection(address, reader, writer)
+        return Connection(address, reader, writer, asyncio.get_running_loop())
 
     def release(self, conn: Connection) -> None:
         """Give back a connection whose exchange is complete and that may be reused."""

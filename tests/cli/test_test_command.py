@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import queue
 import re
 import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
 import tempfile
+import threading
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -104,18 +115,97 @@ def test_the_shop_passes_on_an_ephemeral_stack_and_leaves_nothing_behind() -> No
     parent.chmod(0o755)
     try:
         root = make_workspace(parent)
-        before = set(Path(tempfile.gettempdir()).glob("lcdev-test-*"))
+        tmp = parent / "tmp"  # the copy goes there (TMPDIR), apart from other tests' copies
+        tmp.mkdir(mode=0o755)
         result = run_lcdev("test", "payments", "--only", "api", "--max-examples", "3",
                            "--seed", "1", "--junit", str(parent / "report.xml"),
-                           "-w", str(root), timeout=120)
+                           "-w", str(root), timeout=120, env={"TMPDIR": str(tmp)})
         assert result.returncode == 0, result.stdout + result.stderr
         assert "✓ API contracts" in result.stdout
         assert re.search(r"ephemeral stack: up in [\d.]+ s, down in [\d.]+ s", result.stdout)
         suites = ET.parse(parent / "report.xml").getroot()
         assert int(suites.get("tests") or 0) >= 2
         assert (suites.get("failures"), suites.get("errors")) == ("0", "0")
-        assert set(Path(tempfile.gettempdir()).glob("lcdev-test-*")) <= before
+        assert list(tmp.iterdir()) == []  # the copy is gone
         assert not (root / ".lcdev" / "data").exists()  # the user's own stack untouched
+        # the copy's telemetry outlives it, and the report says where
+        [kept] = (root / ".lcdev" / "test-runs").glob("*/telemetry.db")
+        assert f"traces and logs of this run: {kept.relative_to(root)}" in result.stdout
+        with sqlite3.connect(kept) as db:
+            assert db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def _lines(stream: Any) -> tuple[queue.Queue[str], threading.Thread]:
+    """The lines of ``stream`` as they come, read in a thread (so waiting has a deadline)."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            lines.put(line)
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return lines, thread
+
+
+def _wait_for_line(lines: queue.Queue[str], text: str, timeout: float) -> list[str]:
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while not any(text in line for line in seen):
+        try:
+            seen.append(lines.get(timeout=max(0.01, deadline - time.monotonic())))
+        except queue.Empty:
+            raise AssertionError(f"no {text!r} on stderr within {timeout}s: {seen}") from None
+    return seen
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.stack
+def test_ctrl_c_stops_the_ephemeral_stack_and_exits_130() -> None:
+    parent = Path(tempfile.mkdtemp(prefix="lcdev-cli-int-"))
+    parent.chmod(0o755)
+    try:
+        root = make_workspace(parent)
+        tmp = parent / "tmp"  # the copy goes there (TMPDIR), apart from other tests' copies
+        tmp.mkdir(mode=0o755)
+        # its own process group, as a terminal's Ctrl-C signals the whole foreground group
+        with subprocess.Popen(
+                [sys.executable, "-m", "lcdev", "test", "--only", "api", "-w", str(root)],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "TMPDIR": str(tmp)},
+                start_new_session=True) as proc:
+            try:
+                lines, pump = _lines(proc.stderr)
+                _wait_for_line(lines, "checking API contracts", 120)
+                [copy] = [d / "shop" for d in tmp.glob("lcdev-test-*")]
+                status = json.loads(run_lcdev("status", "--json", "-w", str(copy)).stdout)
+                ports = [urlsplit(c["url"]).port for c in status["components"]
+                         if c.get("url")]
+                assert ports, status
+                assert all(ports), status
+                assert not all(_port_is_free(port) for port in ports if port)
+                os.killpg(proc.pid, signal.SIGINT)
+                proc.wait(timeout=90)
+            finally:
+                if proc.poll() is None:  # pragma: no cover - only when the test failed
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            pump.join(5)
+            stdout = proc.stdout.read() if proc.stdout else ""
+        stderr = [lines.get() for _ in range(lines.qsize())]
+        assert proc.returncode == 130, (stderr, stdout)
+        assert stderr[-1] == "interrupted; the ephemeral stack was stopped\n", stderr
+        assert not [line for line in stderr if "Aborted" in line or "Traceback" in line]
+        assert stdout == ""  # no report of a run that did not finish
+        assert [p for p in ports if p and not _port_is_free(p)] == []
+        assert not copy.parent.exists()
+        assert list(tmp.iterdir()) == []
     finally:
         shutil.rmtree(parent, ignore_errors=True)
 
@@ -159,8 +249,26 @@ def test_the_report_shows_what_to_do_about_a_failure_without_colour() -> None:
         "✓ event contracts  1 passed",
         "",
         "ephemeral stack: up in 4.0 s, down in 2.0 s",
-        "the ephemeral stack is gone, and its traces with it: to replay a failure, `lcdev up`"
-        " then `lcdev test --running --seed N` (its curl then targets your stack and"
-        " `lcdev trace` finds its trace)",
+        "the ephemeral stack is gone; its traces went with it; to replay a failure, `lcdev up`"
+        " then `lcdev test --running --seed N`",
         "2 checks passed, 1 failed, 0 could not run in 12.3 s",
     ]
+
+
+def test_the_report_points_at_the_kept_store_of_an_ephemeral_run() -> None:
+    from rich.console import Console
+
+    from lcdev.cli.views.contract_report import contract_report
+    from lcdev.contracts.findings import Finding
+
+    failed = Finding("api", "orders: POST /orders/orders", "failed", service="orders",
+                     message="Server error: 500", reproduce="curl -X POST http://x/orders",
+                     trace_id="4bf92f3577b34da6a3ce929d0e0e4736")
+    console = Console(width=200, record=True, no_color=True)
+    store = ".lcdev/test-runs/20261122-201500/telemetry.db"
+    console.print(contract_report([failed], ("api",), 1.0, stack=(1.0, 1.0),
+                                  telemetry_store=store))
+    text = console.export_text()
+    assert f"trace: lcdev trace 4bf92f3577b34da6a3ce929d0e0e4736 --store {store}" in text
+    assert f"traces and logs of this run: {store}" in text
+    assert f"its traces are kept in {store}" in text

@@ -109,3 +109,19 @@ def test_a_narrow_terminal_drops_the_time_and_shortens_root_and_services(ws: Pat
 def test_services_that_do_not_fit_become_a_count(width: int, shown: str) -> None:
     names = ("gateway", "inventory", "orders", "payments")
     assert services_text(names, width).plain == shown
+
+
+def test_store_reads_another_telemetry_store(ws: Path, tmp_path: Path) -> None:
+    """``--store`` reads a store kept elsewhere (``lcdev test`` keeps its runs' stores)."""
+    kept = tmp_path / "kept" / "telemetry.db"
+    kept.parent.mkdir()
+    (ws / ".lcdev" / "telemetry" / "telemetry.db").rename(kept)
+    assert lcdev("traces", "-w", str(ws)).exit_code == 1  # the workspace has none now
+    result = lcdev("traces", "-w", str(ws), "--store", str(kept))
+    assert result.exit_code == 0, result.stderr
+    assert TRACE[:12] in ids(result.stdout)
+    shown = lcdev("trace", TRACE[:12], "-w", str(ws), "--store", str(kept))
+    assert shown.exit_code == 0, shown.stderr
+    missing = lcdev("traces", "-w", str(ws), "--store", str(tmp_path / "nope.db"))
+    assert missing.exit_code == 1
+    assert "no telemetry store at" in flat(missing.stderr)

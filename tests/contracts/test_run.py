@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import shutil
 import socket
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +20,14 @@ import pytest
 from lcdev.contracts.findings import Check, Finding
 from lcdev.contracts.run import CheckRunners, RunOptions, checks_asked, run_contract_checks
 from lcdev.contracts.stack import (
+    KEPT_RUNS,
     ContractTarget,
     StackNotAvailable,
     StackTimings,
     ephemeral_target,
     free_every_port,
+    keep_telemetry_store,
+    kept_runs_dir,
     running_target,
 )
 from lcdev.definitions import LoadedWorkspace, load_workspace
@@ -259,3 +263,64 @@ def test_a_target_for_an_in_memory_loaded_workspace_has_no_token(tmp_path: Path)
     from lcdev.contracts.stack import development_token
 
     assert development_token(LoadedWorkspace(root=tmp_path, workspace=None)) is None
+
+
+def test_ctrl_c_swallowed_by_a_check_still_stops_the_run_and_closes_the_stack(
+        shop_root: Path) -> None:
+    pressed: list[str] = []
+    closed: list[bool] = []
+    ran: list[str] = []
+
+    @contextlib.contextmanager
+    def stack(_timings: StackTimings) -> Iterator[ContractTarget]:
+        try:
+            yield _target(shop_root)
+        finally:
+            closed.append(True)
+
+    def api(_target: ContractTarget, _options: RunOptions) -> list[Finding]:
+        pressed.append("ctrl-c")  # as schemathesis: Ctrl-C noted, caught, findings returned
+        return _found("api", "passed")
+
+    def runtime(_target: ContractTarget, _options: RunOptions) -> list[Finding]:
+        ran.append("events")  # pragma: no cover - must not run after Ctrl-C
+        return []
+
+    options = RunOptions(asked=("api", "events"))
+    with pytest.raises(KeyboardInterrupt):
+        run_contract_checks(shop_root, load_workspace(shop_root), options, stack,
+                            runners=_runners(api=api, runtime=runtime),
+                            interrupted=lambda: bool(pressed))
+    assert closed == [True]
+    assert ran == []
+
+
+def _telemetry_store(copy: Path, rows: int) -> None:
+    store = copy / ".lcdev" / "telemetry" / "telemetry.db"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        db.execute("PRAGMA journal_mode=wal")
+        db.execute("CREATE TABLE IF NOT EXISTS spans (n int)")
+        db.execute("DELETE FROM spans")
+        db.executemany("INSERT INTO spans VALUES (?)", [(n,) for n in range(rows)])
+        db.commit()
+
+
+def test_the_copys_telemetry_is_kept_in_the_workspace_for_the_last_5_runs(
+        tmp_path: Path) -> None:
+    root, copy = tmp_path / "shop", tmp_path / "copy"
+    older = kept_runs_dir(root) / "20200101-000000"
+    older.mkdir(parents=True)
+    kept = []
+    for rows in range(1, 8):  # the same second, often: suffixes order them
+        _telemetry_store(copy, rows)
+        path = keep_telemetry_store(copy, root)
+        assert path is not None
+        kept.append(path)
+    left = sorted(p.parent.name for p in kept_runs_dir(root).glob("*/telemetry.db"))
+    assert len(left) == KEPT_RUNS
+    assert not older.exists()
+    assert [p.exists() for p in kept] == [False, False, True, True, True, True, True]
+    with contextlib.closing(sqlite3.connect(kept[-1])) as db:
+        assert db.execute("SELECT count(*) FROM spans").fetchone() == (7,)
+    assert keep_telemetry_store(tmp_path / "nothing", root) is None

@@ -150,3 +150,32 @@ def test_the_response_names_the_trace_it_belongs_to(
     assert match is not None
     assert match.group(1) == CALLER.split("-")[1]
     assert response.headers["traceparent"] == upstream.seen[-1]["traceparent"]
+
+
+def test_the_gateways_own_answers_name_the_trace_too(
+    start_gateway: GatewayFactory, upstream: Upstream
+) -> None:
+    """A refusal or a failure the gateway answers itself (401, 404, 405, 429, 503) names the
+    caller's trace like a forwarded answer, so ``lcdev test`` can point at it."""
+    gateway = start_gateway({"routes": [
+        route("stock", "/stock", upstream.url,
+              policy={"auth": {"type": "api_key", "key_sha256": ["00" * 32]}}),
+        route("orders", "/orders", upstream.url,
+              policy={"rate_limit": {"requests": 1, "per_s": 60}}),
+        route("billing", "/billing", None),
+    ]})
+    requests = [("GET", "/stock/1", 401), ("GET", "/nowhere", 404),
+                ("POST", "/_lcdev/health", 405), ("GET", "/orders/1", 200),
+                ("GET", "/orders/1", 429), ("GET", "/billing/1", 503)]
+    trace_id = CALLER.split("-")[1]
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        for method, path, status in requests:
+            response = client.request(method, path, headers={"traceparent": CALLER})
+            assert response.status_code == status, path
+            match = TRACEPARENT.match(response.headers.get("traceparent", ""))
+            assert match is not None, f"{method} {path} {status} names no trace"
+            assert match.group(1) == trace_id
+            assert match.group(2) != CALLER.split("-")[2]  # the gateway's span, not the caller's
+            line = gateway.wait_line(lambda line, p=path, s=status: (line["path"], line["status"])
+                                     == (p, s))
+            assert match.group(2) == line["span_id"]

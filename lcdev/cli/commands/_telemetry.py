@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LEVEL_NAMES",
     "SinceOption",
+    "StoreOption",
     "no_telemetry_yet",
     "open_store",
     "parse_duration",
@@ -98,11 +99,19 @@ def no_telemetry_yet(root: Path) -> NoReturn:
           ".lcdev/telemetry until `lcdev down -v`")
 
 
-def open_store(root: Path) -> TelemetryStore:
-    """A read-only connection to the workspace's store (it never blocks the supervisor)."""
+StoreOption = Annotated[Path | None, typer.Option(
+    "--store", metavar="PATH", help="Read this telemetry store instead of the workspace's "
+    "(e.g. one `lcdev test` kept in .lcdev/test-runs/).")]
+
+
+def open_store(root: Path, store: Path | None = None) -> TelemetryStore:
+    """A read-only connection to the workspace's store, or to ``store`` (it never blocks the
+    supervisor)."""
     from lcdev.telemetry.store import StoreUnavailable, TelemetryStore
 
-    path = store_path(root)
+    path = store if store is not None else store_path(root)
+    if store is not None and not path.is_file():
+        abort(f"no telemetry store at {path}", "`lcdev test` prints the path of the one it kept")
     if not path.exists():
         no_telemetry_yet(root)
     try:

@@ -14,6 +14,7 @@ import typer
 from lcdev.cli import output
 from lcdev.cli.commands._telemetry import (
     SinceOption,
+    StoreOption,
     open_store,
     parse_level,
     resolve_trace_id,
@@ -52,6 +53,7 @@ def logs(
     since: SinceOption = None,
     json_lines: Annotated[bool, typer.Option(
         "--json", help="One JSON object per line, every field, messages uncut.")] = False,
+    store_file: StoreOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Show the merged logs of every service, coloured per service.
@@ -72,7 +74,8 @@ def logs(
                        grep=_checked_pattern(grep, ignore_case), trace=trace, since_ns=since)
     root = resolve_root(workspace)
     try:
-        _show(root, filters, tail=tail, follow=follow, as_json=json_lines)
+        _show(root, filters, tail=tail, follow=follow, as_json=json_lines,
+              store_file=store_file)
     except KeyboardInterrupt:
         pass  # Ctrl-C is how -f ends: a clean exit 0, no traceback
     except BrokenPipeError:  # `lcdev logs | head`: the reader is gone, nothing left to say
@@ -108,14 +111,15 @@ class _Filters:
     since_ns: int | None
 
 
-def _show(root: Path, filters: _Filters, *, tail: int, follow: bool, as_json: bool) -> None:
-    path = store_path(root)
+def _show(root: Path, filters: _Filters, *, tail: int, follow: bool, as_json: bool,
+          store_file: Path | None = None) -> None:
+    path = store_file or store_path(root)
     if follow:
         if not path.exists():
             output.info("[dim]no telemetry yet; waiting for `lcdev up` (Ctrl-C to stop)[/]")
         opened = _open_when_ready(path)
     else:
-        opened = _OpenStore(open_store(root), identity=None)
+        opened = _OpenStore(open_store(root, store_file), identity=None)
     try:
         store = opened.store
         known = store.services()

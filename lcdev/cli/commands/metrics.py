@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from lcdev.cli import output
-from lcdev.cli.commands._telemetry import open_store, parse_since
+from lcdev.cli.commands._telemetry import StoreOption, open_store, parse_since
 from lcdev.cli.common import JsonOption, WorkspaceOption, abort, resolve_root
 
 __all__ = ["metrics"]
@@ -25,6 +25,7 @@ def metrics(
         help="Window start: an age (30s, 5m, 2h, 1d) or a time (14:03); 15m when not given.")
     ] = None,
     json_output: JsonOption = False,
+    store_file: StoreOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Requests, errors, error rate and p50/p95/p99 latency per service and route; events
@@ -38,7 +39,7 @@ def metrics(
     from lcdev.cli.views.metrics_tables import metrics_json, metrics_tables
 
     since_ns = since if since is not None else time.time_ns() - _DEFAULT_WINDOW_NS
-    store = open_store(resolve_root(workspace))
+    store = open_store(resolve_root(workspace), store_file)
     try:
         rows = store.route_metrics(service=service, since_ns=since_ns)
         known = store.services() if service and not rows else []

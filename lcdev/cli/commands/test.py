@@ -1,10 +1,18 @@
-"""``lcdev test``: the workspace's contract checks, with an exit code CI can trust."""
+"""``lcdev test``: the workspace's contract checks, with an exit code CI can trust.
+
+Ctrl-C stops the run: the ephemeral stack is torn down (lcdev/contracts/stack.py) and the
+command exits 130 (128 + SIGINT, what shells report for an interrupted command) with one line
+saying so, instead of click's "Aborted!" and 1, which a CI script would read as a failed
+contract.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
@@ -22,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["check_contracts"]
 
 _CHECK_NAMES = ("api", "events", "breaking")
+EXIT_INTERRUPTED = 130
 
 
 def check_contracts(
@@ -78,7 +87,15 @@ def check_contracts(
     options = RunOptions(asked=asked, services=chosen, against=against, seed=seed,
                          max_examples=max_examples, per_operation=_parse_examples(examples),
                          stateful=stateful)
-    run = _run(root, loaded, options, running, backend, quiet=json_output)
+    try:
+        with _ctrl_c_noted() as interrupted:
+            run = _run(root, loaded, options, running, backend, quiet=json_output,
+                       interrupted=interrupted)
+    except KeyboardInterrupt:
+        where = "the running stack was left as it was" if running else \
+            "the ephemeral stack was stopped"
+        output.err.print(f"interrupted; {where}")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     _report(run, root, junit, json_output)
     raise typer.Exit(run.exit_code)
 
@@ -128,7 +145,7 @@ def _check_services_exist(loaded: LoadedWorkspace, chosen: tuple[str, ...]) -> N
 
 
 def _run(root: Path, loaded: LoadedWorkspace, options: RunOptions, running: bool,
-         backend: str, quiet: bool) -> ContractRun:
+         backend: str, quiet: bool, interrupted: Callable[[], bool]) -> ContractRun:
     from lcdev.contracts.run import TargetFactory, run_contract_checks
     from lcdev.contracts.stack import ephemeral_target, running_target
 
@@ -136,18 +153,50 @@ def _run(root: Path, loaded: LoadedWorkspace, options: RunOptions, running: bool
         target: TargetFactory = (
             (lambda _timings: contextlib.nullcontext(running_target(root))) if running
             else (lambda timings: ephemeral_target(root, backend, timings=timings,
-                                                   on_progress=say)))
-        return run_contract_checks(root, loaded, options, target, progress=say)
+                                                   on_progress=say, keep_telemetry=True)))
+        return run_contract_checks(root, loaded, options, target, progress=say,
+                                   interrupted=interrupted)
+
+
+@contextlib.contextmanager
+def _ctrl_c_noted() -> Iterator[Callable[[], bool]]:
+    """Ctrl-C raises ``KeyboardInterrupt`` as usual and is also remembered, so the run can
+    stop after a check that swallowed it (schemathesis does); yields "was it pressed?"."""
+    pressed = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield pressed.is_set
+        return
+
+    def on_sigint(_signum: int, _frame: object) -> None:
+        pressed.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield pressed.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager
 def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
-    """A spinner on stderr naming the step under way; nothing with --json."""
+    """A spinner on stderr naming the step under way; one line per step when stderr is not a
+    terminal (a CI log); nothing with --json."""
     if quiet:
         yield lambda _message: None
         return
+    if not output.err.is_terminal:
+        yield lambda message: output.err.print(f"{message} …", highlight=False)
+        return
     with output.err.status("checking contracts") as status:
         yield lambda message: status.update(f"{message} …")
+
+
+def _shown_path(store: Path, root: Path) -> str:
+    """Where the ephemeral run's traces are, as a path the user can paste from ``root``."""
+    with contextlib.suppress(ValueError):
+        store = store.relative_to(root)
+    return str(store)
 
 
 def _report(run: ContractRun, root: Path, junit: Path | None, json_output: bool) -> None:
@@ -162,8 +211,10 @@ def _report(run: ContractRun, root: Path, junit: Path | None, json_output: bool)
     else:
         stack = (run.stack.up, run.stack.down) if run.stack.up else None
         # soft_wrap: long lines (curl commands) stay whole, to be copied and pasted
+        kept = _shown_path(run.stack.telemetry, root) if run.stack.telemetry else None
         report = contract_report(run.findings, run.asked, run.seconds,
-                                 check_seconds=run.check_seconds, stack=stack)
+                                 check_seconds=run.check_seconds, stack=stack,
+                                 telemetry_store=kept)
         output.console.print(report, soft_wrap=True)
     if in_github_actions(os.environ):
         # Workflow commands are read from either stream; stdout stays pure JSON with --json.

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from lcdev.cli import output
-from lcdev.cli.commands._telemetry import open_store, resolve_trace_id
+from lcdev.cli.commands._telemetry import StoreOption, open_store, resolve_trace_id
 from lcdev.cli.common import JsonOption, WorkspaceOption, abort, resolve_root
 
 __all__ = ["trace"]
@@ -21,6 +21,7 @@ def trace(
     no_logs: Annotated[bool, typer.Option(
         "--no-logs", help="Leave out the log lines written during the trace.")] = False,
     json_output: JsonOption = False,
+    store_file: StoreOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Show one trace as a waterfall: the span tree with each span's offset, duration and a
@@ -37,7 +38,7 @@ def trace(
     from lcdev.cli.views.records_json import trace_detail_json
     from lcdev.cli.views.waterfall import waterfall
 
-    store = open_store(resolve_root(workspace))
+    store = open_store(resolve_root(workspace), store_file)
     try:
         detail = store.get_trace(resolve_trace_id(store, trace_id))
     finally:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from lcdev.cli import output
-from lcdev.cli.commands._telemetry import SinceOption, open_store, parse_duration
+from lcdev.cli.commands._telemetry import SinceOption, StoreOption, open_store, parse_duration
 from lcdev.cli.common import JsonOption, WorkspaceOption, resolve_root
 
 __all__ = ["traces"]
@@ -30,6 +30,7 @@ def traces(
         "--limit", "-n", min=1, help="How many traces at most.")] = 20,
     since: SinceOption = None,
     json_output: JsonOption = False,
+    store_file: StoreOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """List recent traces: start, id, root span, services, spans, duration, status.
@@ -46,7 +47,7 @@ def traces(
     from lcdev.cli.views.trace_table import trace_table
     from lcdev.telemetry.store import TraceQuery
 
-    store = open_store(resolve_root(workspace))
+    store = open_store(resolve_root(workspace), store_file)
     try:
         found = store.list_traces(TraceQuery(service=service, route=route, min_duration_ns=slow,
                                              errors_only=errors, since_ns=since, limit=limit))

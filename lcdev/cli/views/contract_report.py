@@ -48,7 +48,7 @@ def _check_line(check: Check, mine: list[Finding], took: float) -> Text:
     return line
 
 
-def _finding_block(finding: Finding) -> list[RenderableType]:
+def _finding_block(finding: Finding, store: str | None) -> list[RenderableType]:
     style = ERROR_STYLE if finding.outcome == "failed" else "yellow"
     label = "failed" if finding.outcome == "failed" else "could not run"
     lines: list[RenderableType] = [
@@ -57,7 +57,8 @@ def _finding_block(finding: Finding) -> list[RenderableType]:
     for line in finding.message.splitlines() or [""]:
         lines.append(Text(f"      {line}"))
     rows = [("at", finding.where), ("reproduce", finding.reproduce),
-            ("trace", f"lcdev trace {finding.trace_id}" if finding.trace_id else ""),
+            ("trace", (f"lcdev trace {finding.trace_id}" + (f" --store {store}" if store else ""))
+             if finding.trace_id else ""),
             ("hint", finding.hint)]
     seed = finding.details.get("seed")
     if seed is not None:
@@ -70,7 +71,8 @@ def _finding_block(finding: Finding) -> list[RenderableType]:
 
 def contract_report(findings: list[Finding], asked: tuple[Check, ...], seconds: float, *,
                     check_seconds: dict[str, float] | None = None,
-                    stack: tuple[float, float] | None = None) -> Group:
+                    stack: tuple[float, float] | None = None,
+                    telemetry_store: str | None = None) -> Group:
     """The whole report, checks in a fixed order (api, events, breaking). ``check_seconds``:
     the wall time of each check; ``stack``: how long the ephemeral stack took to start and to
     stop (seconds), shown under the checks."""
@@ -80,17 +82,20 @@ def contract_report(findings: list[Finding], asked: tuple[Check, ...], seconds: 
         parts.append(_check_line(check, mine, (check_seconds or {}).get(check, 0.0)))
         for finding in mine:
             if finding.outcome in ("failed", "error"):
-                parts += _finding_block(finding)
+                parts += _finding_block(finding, telemetry_store)
     failed = any(f.outcome in ("failed", "error") for f in findings)
     parts.append(Text(""))
     if stack is not None:
         parts.append(Text(f"ephemeral stack: up in {stack[0]:.1f} s, down in {stack[1]:.1f} s",
                           style="dim"))
+        if telemetry_store is not None:
+            parts.append(Text(f"traces and logs of this run: {telemetry_store}", style="dim"))
         if any(f.reproduce and f.outcome == "failed" for f in findings):
+            kept = (f"its traces are kept in {telemetry_store} (`lcdev trace ID --store "
+                    f"{telemetry_store}`)" if telemetry_store else "its traces went with it")
             parts.append(Text(
-                "the ephemeral stack is gone, and its traces with it: to replay a failure, "
-                "`lcdev up` then `lcdev test --running --seed N` (its curl then targets your "
-                "stack and `lcdev trace` finds its trace)", style="dim"))
+                f"the ephemeral stack is gone; {kept}; to replay a failure, `lcdev up` then "
+                "`lcdev test --running --seed N`", style="dim"))
     parts.append(Text(summary_line(findings, seconds),
                       style=ERROR_STYLE if failed else "bold green"))
     return Group(*parts)

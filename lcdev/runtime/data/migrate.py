@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 # Bump when the mapping from definitions to tables changes, so schemas are compared again.
-_FORMAT = "lcdev-schema-1"
+_FORMAT = "lcdev-schema-2"  # 2: lcdev_dead_letters.code
 
 MigrationPath = Literal["up_to_date", "additive", "compared"]
 """How the migration knew what to do: the fingerprint matched (nothing to do), the new

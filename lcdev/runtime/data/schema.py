@@ -141,6 +141,9 @@ def _system_tables(metadata: sa.MetaData, schema: str) -> None:
         sa.Column("payload", text, nullable=False),
         sa.Column("headers", jsonb),
         sa.Column("reason", text, nullable=False),
+        # why, as a code (events/handling.py DeadLetterCode); a default, so adding it to an
+        # existing table is an additive migration
+        sa.Column("code", text, nullable=False, server_default=sa.text("'failed'")),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("created_at", tstz, server_default=_NOW),
         schema=schema,

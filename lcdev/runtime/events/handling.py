@@ -17,6 +17,14 @@ What happens to data on each failure:
 - Action raising: the transaction rolls back (no effect, no offset); retried with backoff and
   jitter up to ``retry.attempts`` times, then dead-lettered with the last error. An action
   raising :class:`ActionRejected` or a 4xx ``ProblemError`` is dead-lettered at once.
+
+Every dead letter has a ``code`` (:data:`DeadLetterCode`) besides its free-text reason, so
+tools tell "refused for its data" from "broken" without parsing English:
+``invalid_event`` (not an lcdev event, or another event than the subscription's),
+``invalid_payload`` (the payload breaks the contract, an ``if:`` cannot be evaluated on it,
+or the action cannot store one of its values: :class:`ActionRejected`), ``no_match`` (an
+``update`` found no row to change), ``rejected`` (the endpoint a ``call`` runs answered 4xx:
+its business rules refused the event) and ``failed`` (anything else, after the retries).
 - Database unreachable: rolled back and retried until it is back (never dead-lettered), so a
   restart of PostgreSQL loses nothing; the partition waits meanwhile.
 
@@ -33,7 +41,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import asyncpg
 import orjson
@@ -58,10 +66,14 @@ from lcdev.runtime.events.wire import (
 from lcdev.runtime.observability.spans import mark_error
 from lcdev.runtime.problems import ProblemError
 
-__all__ = ["INFRASTRUCTURE_ERRORS", "Outcome", "RecordHandler", "record_id"]
+__all__ = ["DEAD_LETTER_CODES", "INFRASTRUCTURE_ERRORS", "DeadLetterCode", "Outcome",
+           "RecordHandler", "dead_letter_code", "record_id"]
 
 log = logging.getLogger("lcdev.runtime.events")
 Outcome = Literal["applied", "skipped", "duplicate", "dead_lettered"]
+DeadLetterCode = Literal["invalid_event", "invalid_payload", "no_match", "rejected", "failed"]
+"""Why a record was dead-lettered, stored in ``lcdev_dead_letters.code`` (module docstring)."""
+DEAD_LETTER_CODES: tuple[DeadLetterCode, ...] = get_args(DeadLetterCode)
 _RECORD_NS = uuid.UUID("5d0c1f0e-9a53-4f5e-8a0e-6c646576e001")
 
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
@@ -75,9 +87,9 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
 
 
 class _Invalid(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, code: DeadLetterCode = "invalid_payload") -> None:
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.code = reason, code
 
 
 def record_id(record: Any, envelope: Envelope | None) -> uuid.UUID:
@@ -110,6 +122,18 @@ def _permanent(exc: BaseException) -> bool:
         isinstance(exc, ProblemError) and exc.status < 500)
 
 
+def dead_letter_code(exc: BaseException) -> DeadLetterCode:
+    """The code of an action's last error: ``no_match`` for an ``update`` that found no row
+    (actions.py raises ``LookupError``), ``invalid_payload`` for a value the action cannot
+    store (``ActionRejected``), ``rejected`` for a 4xx answer of a called endpoint, else
+    ``failed``."""
+    if isinstance(exc, LookupError):
+        return "no_match"
+    if isinstance(exc, ActionRejected):
+        return "invalid_payload"
+    return "rejected" if isinstance(exc, ProblemError) and exc.status < 500 else "failed"
+
+
 class RecordHandler:
     """Applies the records of one subscription (see the module docstring)."""
 
@@ -129,8 +153,8 @@ class RecordHandler:
             f" ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset")
         self._dead = (
             f'INSERT INTO {tables.dead_letters} (topic, partition, "offset", event_id, event,'
-            f" payload, headers, reason, attempts)"
-            f" VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)")
+            f" payload, headers, reason, code, attempts)"
+            f" VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10)")
 
     async def handle(self, record: Any) -> Outcome:
         """Apply one record; returns once its effect (or dead letter) and offset committed.
@@ -156,7 +180,8 @@ class RecordHandler:
                 return await self._apply(record, event_id, envelope, problem)
             except _Invalid as exc:
                 mark_error(span, exc, exc.reason)
-                return await self._dead_letter(record, envelope, headers, exc.reason, 0)
+                return await self._dead_letter(record, envelope, headers, exc.reason,
+                                               exc.code, 0)
             except INFRASTRUCTURE_ERRORS as exc:
                 await self._wait_for_database(backoff, exc)
             except Exception as exc:
@@ -165,7 +190,8 @@ class RecordHandler:
                     word = "attempt" if attempts == 1 else "attempts"
                     reason = f"action failed after {attempts} {word}: {_describe(exc)}"
                     mark_error(span, exc, reason)
-                    return await self._dead_letter(record, envelope, headers, reason, attempts)
+                    return await self._dead_letter(record, envelope, headers, reason,
+                                                   dead_letter_code(exc), attempts)
                 delay = self.retry.delay(attempts)
                 log.warning("%s offset %d: action failed (attempt %d of %d), retrying in"
                             " %.2fs: %s", record.topic, record.offset, attempts,
@@ -178,7 +204,7 @@ class RecordHandler:
             outcome: Outcome = "duplicate"
             if await conn.fetchval(self._claim, event_id, self.consumer):
                 if envelope is None:
-                    raise _Invalid(problem or "not an event")
+                    raise _Invalid(problem or "not an event", "invalid_event")
                 payload, entries = self._entries_for(envelope)
                 for entry in entries:
                     name, attributes = self._spans[id(entry)]
@@ -194,7 +220,7 @@ class RecordHandler:
         sub, data = self.sub, envelope.data
         if envelope.event != sub.event:
             raise _Invalid(f"expected event '{sub.event}' on topic '{sub.topic}',"
-                           f" found '{envelope.event}'")
+                           f" found '{envelope.event}'", "invalid_event")
         problems = check_payload(sub.schema, data, exact=False) if sub.schema else []
         for name in sorted(sub.used):
             declared = sub.schema.get(name)
@@ -218,7 +244,8 @@ class RecordHandler:
         return payload, entries
 
     async def _dead_letter(self, record: Any, envelope: Envelope | None,
-                           headers: dict[str, str], reason: str, attempts: int) -> Outcome:
+                           headers: dict[str, str], reason: str, code: DeadLetterCode,
+                           attempts: int) -> Outcome:
         value = (record.value or b"").decode("utf-8", "replace").replace("\x00", "\\u0000")
         event = envelope.event if envelope is not None else headers.get(HEADER_EVENT)
         stored = orjson.dumps(headers).decode().replace("\\u0000", "")
@@ -229,7 +256,7 @@ class RecordHandler:
                     await conn.execute(
                         self._dead, record.topic, record.partition, record.offset,
                         envelope.id if envelope is not None else None, event, value, stored,
-                        reason, attempts)
+                        reason, code, attempts)
                     await conn.fetchval(self._claim, record_id(record, envelope), self.consumer)
                     await conn.execute(self._offset, record.topic, record.partition,
                                        record.offset + 1)
@@ -238,7 +265,8 @@ class RecordHandler:
                 if isinstance(exc, asyncio.CancelledError) and stopping():
                     raise
                 await self._wait_for_database(backoff, exc)
-        log.error("%s offset %d dead-lettered: %s", record.topic, record.offset, reason)
+        log.error("%s offset %d dead-lettered (%s): %s", record.topic, record.offset, code,
+                  reason)
         return "dead_lettered"
 
     async def _wait_for_database(self, backoff: Backoff, exc: BaseException) -> None:

@@ -3,6 +3,11 @@
 The tables themselves are created by the data layer's migration; this module only names them:
 ``<schema>.lcdev_outbox``, ``lcdev_consumer_offsets``, ``lcdev_processed_events`` and
 ``lcdev_dead_letters``, where the schema is the service name with ``-`` replaced by ``_``.
+
+``lcdev_dead_letters.code`` (events/handling.py ``DeadLetterCode``) came after the first
+release: the data layer's schema declares it with a default and its format version
+(``_FORMAT`` in data/migrate.py) was bumped, so an existing workspace's next start compares
+its schema again and adds the column (an additive change, once).
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ CREATE TABLE {s}.lcdev_processed_events (
 CREATE TABLE {s}.lcdev_dead_letters (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(), topic text, partition int, "offset" bigint,
     event_id uuid NULL, event text, payload text NOT NULL, headers jsonb, reason text NOT NULL,
-    attempts int NOT NULL, created_at timestamptz DEFAULT now());
+    code text NOT NULL DEFAULT 'failed', attempts int NOT NULL,
+    created_at timestamptz DEFAULT now());
 """
 
 Action = Callable[[Any, ConsumedEvent, dict[str, Any]], Awaitable[None]]

@@ -155,6 +155,8 @@ def test_bad_records_are_dead_lettered_and_the_next_good_one_applies(
             assert [(r["offset"], r["attempts"]) for r in letters] == [
                 (0, 0), (1, 0), (2, 0), (3, 0)]
             reasons = [r["reason"] for r in letters]
+            assert [r["code"] for r in letters] == [
+                "invalid_event", "invalid_payload", "invalid_payload", "invalid_event"]
             assert reasons[0].startswith("the record value is not JSON")
             assert reasons[1] == ("payload does not match the contract: field 'total' is"
                                   " required but missing")
@@ -209,6 +211,7 @@ def test_a_failing_action_is_retried_then_dead_lettered(
                 f'SELECT id FROM "{schema_of(producer)}".lcdev_outbox WHERE payload->>'
                 "'total' = '13.00'")
             assert letter["attempts"] == 3
+            assert letter["code"] == "failed"
             assert letter["reason"] == ("action failed after 3 attempts: RuntimeError: the"
                                         " warehouse is on fire")
             assert orjson.loads(letter["payload"])["data"]["order_id"] == str(doomed[0])
