@@ -92,10 +92,19 @@ def check_contracts(
             run = _run(root, loaded, options, running, backend, quiet=json_output,
                        interrupted=interrupted)
     except KeyboardInterrupt:
+        # Decided: exit 130. A later SIGINT (a second Ctrl-C, or one a library re-raises on
+        # its way out) must not turn that into death by signal (-2) after the message.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         where = "the running stack was left as it was" if running else \
             "the ephemeral stack was stopped"
         output.err.print(f"interrupted; {where}")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        # Leave now: the stack is already down, and the interpreter's own shutdown (joining
+        # the checker's worker threads, which may still see the interrupt) could otherwise
+        # end the process by SIGINT (-2) instead of 130.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
     _report(run, root, junit, json_output)
     raise typer.Exit(run.exit_code)
 
