@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from lcdev.contracts.breaking_fields import field_breaks, needs_value
 from lcdev.contracts.breaking_model import Break, Dependents, Loc
-from lcdev.definitions import FieldDefinition, PublishedEvent, ServiceDefinition
+from lcdev.definitions import PublishedEvent, ServiceDefinition
+from lcdev.runtime.events.schema import payload_fields  # what the runtime really sends
 
 __all__ = ["event_breaks"]
 
@@ -48,20 +49,6 @@ def event_breaks(old: ServiceDefinition, new: ServiceDefinition, deps: Dependent
 def _same(a: PublishedEvent, b: PublishedEvent) -> bool:
     exclude = {"description"}
     return a.model_dump(exclude=exclude) == b.model_dump(exclude=exclude)
-
-
-def payload_fields(svc: ServiceDefinition, name: str) -> dict[str, FieldDefinition]:
-    """The fields consumers receive: the declared payload, else the entity's row."""
-    event = svc.publishes[name]
-    if event.payload or event.entity is None:
-        return dict(event.payload)
-    entity = svc.entities.get(event.entity)
-    if entity is None:
-        return {}
-    implicit = ["id", *(["created_at", "updated_at"] if entity.timestamps else [])]
-    row = {f: FieldDefinition.model_validate({"type": "uuid" if f == "id" else "datetime",
-                                              "required": True}) for f in implicit}
-    return {**row, **entity.columns()}
 
 
 def _payload_breaks(old: ServiceDefinition, new: ServiceDefinition, name: str,
